@@ -1,0 +1,288 @@
+//! Extraction: the bytes of one file in, the image references it holds out.
+//!
+//! Extractors are pure functions of the file's text, one module per kind of file.
+//! Each reference carries the exact byte span of its text, where it was found, and
+//! either the parsed image or the reason it is skipped.
+
+pub mod dockerfile;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::reference::ImageRef;
+use crate::source::{Position, Span, position_in};
+
+/// The kinds of file `pin` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    /// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `Dockerfile.*`, …
+    Dockerfile,
+    /// docker-compose files.
+    Compose,
+    /// Kubernetes manifests and Helm templates.
+    Kubernetes,
+    /// GitHub Actions workflows and action metadata.
+    Actions,
+}
+
+/// Where in a file a reference was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Site {
+    /// A `FROM` operand.
+    From,
+    /// `COPY --from=<image>`.
+    CopyFrom,
+    /// `RUN --mount=…,from=<image>`.
+    RunMountFrom,
+    /// `ONBUILD COPY --from=<image>`.
+    OnbuildCopyFrom,
+    /// `ONBUILD RUN --mount=…,from=<image>`.
+    OnbuildRunMountFrom,
+    /// The `# syntax=` parser directive.
+    Syntax,
+    /// The default of a global `ARG` that is used as a whole `FROM` operand.
+    ArgDefault,
+    /// `services.*.image` (or an `x-*` extension field) in a compose file.
+    ComposeImage,
+    /// A `FROM` line in a compose service's `dockerfile_inline`.
+    ComposeDockerfileInline,
+    /// An `image:` of a Kubernetes container.
+    KubernetesImage,
+    /// `volumes[].image.reference` in a Kubernetes pod spec.
+    KubernetesVolumeImage,
+    /// `jobs.*.container` in a workflow.
+    ActionsContainer,
+    /// `jobs.*.services.*` in a workflow.
+    ActionsService,
+    /// `uses: docker://…` in a step.
+    ActionsUses,
+    /// `runs.image: docker://…` in action metadata.
+    ActionsRunsImage,
+}
+
+/// Why a reference is not pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// The name is a build stage defined in the same file.
+    Stage,
+    /// `COPY --from=<number>`: a stage index.
+    StageIndex,
+    /// `FROM scratch`.
+    Scratch,
+    /// The reference already carries a digest.
+    AlreadyPinned,
+    /// A variable with no usable default.
+    UnresolvedVariable,
+    /// Literal text mixed with variables: there is no single span to pin.
+    Templated,
+    /// The text is not a valid image reference.
+    InvalidReference,
+    /// A `{{ }}` or `${{ }}` template expression.
+    TemplateExpression,
+    /// A compose service that also has `build:`: the image is the build's output.
+    BuildOutput,
+    /// A `# pin:ignore` comment or an `--exclude` pattern.
+    Ignored,
+}
+
+impl SkipReason {
+    /// The name used in output (`already-pinned`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Stage => "stage",
+            SkipReason::StageIndex => "stage-index",
+            SkipReason::Scratch => "scratch",
+            SkipReason::AlreadyPinned => "already-pinned",
+            SkipReason::UnresolvedVariable => "unresolved-variable",
+            SkipReason::Templated => "templated",
+            SkipReason::InvalidReference => "invalid-reference",
+            SkipReason::TemplateExpression => "template-expression",
+            SkipReason::BuildOutput => "build-output",
+            SkipReason::Ignored => "ignored",
+        }
+    }
+}
+
+impl Site {
+    /// The name used in output (`from`, `copy-from`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Site::From => "from",
+            Site::CopyFrom => "copy-from",
+            Site::RunMountFrom => "run-mount-from",
+            Site::OnbuildCopyFrom => "onbuild-copy-from",
+            Site::OnbuildRunMountFrom => "onbuild-run-mount-from",
+            Site::Syntax => "syntax",
+            Site::ArgDefault => "arg-default",
+            Site::ComposeImage => "compose-image",
+            Site::ComposeDockerfileInline => "compose-dockerfile-inline",
+            Site::KubernetesImage => "kubernetes-image",
+            Site::KubernetesVolumeImage => "kubernetes-volume-image",
+            Site::ActionsContainer => "actions-container",
+            Site::ActionsService => "actions-service",
+            Site::ActionsUses => "actions-uses",
+            Site::ActionsRunsImage => "actions-runs-image",
+        }
+    }
+}
+
+/// What a found reference is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A valid image reference (which may already carry a digest).
+    Image(ImageRef),
+    /// Not to be pinned, for this reason.
+    Skip(SkipReason),
+}
+
+/// One image reference found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The bytes of the reference's text in the file. Pinning replaces exactly these.
+    pub span: Span,
+    /// Where it was found.
+    pub site: Site,
+    /// The parsed image, or why it is skipped.
+    pub target: Target,
+}
+
+impl Reference {
+    /// A reference whose text is classified by [`classify`].
+    pub fn new(text: &str, span: Span, site: Site) -> Reference {
+        Reference {
+            span,
+            site,
+            target: classify(span.of(text)),
+        }
+    }
+
+    /// A skipped reference.
+    pub fn skip(span: Span, site: Site, reason: SkipReason) -> Reference {
+        Reference {
+            span,
+            site,
+            target: Target::Skip(reason),
+        }
+    }
+}
+
+/// A file that cannot be read as its kind (for example YAML that does not parse).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("line {}, column {}: {message}", position.line, position.column)]
+pub struct ExtractError {
+    /// Where the problem is.
+    pub position: Position,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ExtractError {
+    /// An error at a byte offset of `text`.
+    pub fn at(text: &str, offset: usize, message: impl Into<String>) -> ExtractError {
+        ExtractError {
+            position: position_in(text, offset),
+            message: message.into(),
+        }
+    }
+}
+
+/// Classify the text of a reference that has no variables left in it: a template
+/// expression, a valid image, or an invalid reference.
+pub fn classify(text: &str) -> Target {
+    if text.contains("{{") || text.contains("${{") {
+        return Target::Skip(SkipReason::TemplateExpression);
+    }
+    match ImageRef::parse(text) {
+        Ok(image) => Target::Image(image),
+        Err(_) => Target::Skip(SkipReason::InvalidReference),
+    }
+}
+
+/// Extract the references of a file of the given kind.
+pub fn extract(kind: FileKind, text: &str) -> Result<Vec<Reference>, ExtractError> {
+    let mut references = match kind {
+        FileKind::Dockerfile => dockerfile::extract(text)?,
+        FileKind::Compose | FileKind::Kubernetes | FileKind::Actions => Vec::new(),
+    };
+    mark_ignored(text, &mut references);
+    references.sort_by_key(|r| r.span);
+    Ok(references)
+}
+
+/// The marker that makes `pin` leave a reference alone, on its line or the line above.
+pub const IGNORE_MARKER: &str = "pin:ignore";
+
+/// Mark references on a line that carries a `# pin:ignore` comment, or right below a
+/// line that is only such a comment.
+fn mark_ignored(text: &str, references: &mut [Reference]) {
+    for reference in references.iter_mut() {
+        let line_start = text[..reference.span.start]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let line_end = text[reference.span.end..]
+            .find('\n')
+            .map_or(text.len(), |i| reference.span.end + i);
+        let previous = match line_start {
+            0 => "",
+            _ => {
+                let previous_start = text[..line_start - 1].rfind('\n').map_or(0, |i| i + 1);
+                &text[previous_start..line_start - 1]
+            }
+        };
+        let previous_is_comment = previous.trim_start().starts_with('#');
+        if has_ignore_comment(&text[line_start..line_end])
+            || previous_is_comment && has_ignore_comment(previous)
+        {
+            reference.target = Target::Skip(SkipReason::Ignored);
+        }
+    }
+}
+
+/// Whether a line has a comment `# pin:ignore` (spaces after `#` allowed).
+fn has_ignore_comment(line: &str) -> bool {
+    line.match_indices(IGNORE_MARKER)
+        .any(|(i, _)| line[..i].trim_end().ends_with('#'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_sorts_out_templates_and_invalid_text() {
+        assert_eq!(
+            classify("{{ .Values.image }}"),
+            Target::Skip(SkipReason::TemplateExpression)
+        );
+        assert_eq!(
+            classify("${{ matrix.image }}"),
+            Target::Skip(SkipReason::TemplateExpression)
+        );
+        assert_eq!(
+            classify("Python:3"),
+            Target::Skip(SkipReason::InvalidReference)
+        );
+        assert!(matches!(classify("python:3"), Target::Image(_)));
+    }
+
+    #[test]
+    fn ignore_comment_on_the_line_or_the_line_above() {
+        let text = "# pin:ignore\nFROM a\nFROM b\nimage: c # pin:ignore\nFROM d\n";
+        let mut refs: Vec<Reference> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|name| {
+                let start = text.find(&format!(" {name}")).unwrap() + 1;
+                Reference::new(text, Span::new(start, start + 1), Site::From)
+            })
+            .collect();
+        mark_ignored(text, &mut refs);
+        let ignored: Vec<bool> = refs
+            .iter()
+            .map(|r| r.target == Target::Skip(SkipReason::Ignored))
+            .collect();
+        assert_eq!(ignored, [true, false, true, false]);
+    }
+}
