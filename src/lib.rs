@@ -3,9 +3,15 @@
 //!
 //! The pipeline runs one way: [`discover`] files → [`extract`] references with byte
 //! spans → [`resolve`] tags to digests → [`rewrite`] by splicing spans → [`report`].
+//! [`pipeline`] strings the stages together and [`cli`] wires them to the command line.
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod discover;
 pub mod extract;
+pub mod pipeline;
 pub mod reference;
+pub mod report;
 pub mod resolve;
+pub mod rewrite;
 pub mod source;

@@ -1,1 +1,7 @@
-fn main() {}
+use clap::Parser;
+
+fn main() {
+    let args = pin::cli::Args::parse();
+    let status = pin::cli::run(args);
+    std::process::exit(status as i32);
+}

@@ -1,0 +1,337 @@
+//! The command line: arguments, and the wiring of the pipeline's stages.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+use crate::discover::{self, Excludes};
+use crate::pipeline::{self, Mode, Options, Outcome, Status};
+use crate::report::{self, Summary};
+use crate::resolve::registry::{RegistryConfig, RegistryResolver};
+use crate::resolve::{Mirror, Platform};
+
+/// Pin container image references to the digest their tag points to now.
+///
+/// pin finds image references in Dockerfiles, compose files, Kubernetes manifests and
+/// GitHub Actions workflows, asks each registry for the digest of the tag, and rewrites
+/// `name:tag` to `name:tag@sha256:…` in place, changing no other byte of the file.
+/// Without a mode it prints the diff that --write would apply.
+#[derive(Debug, Parser)]
+#[command(name = "pin", version, max_term_width = 100)]
+#[command(
+    after_help = "Exit status: 0 nothing to do or all done; 1 --check found something; 2 an error."
+)]
+pub struct Args {
+    /// Files or directories to scan.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    /// Resolve and rewrite files in place (atomically).
+    #[arg(short, long, group = "mode")]
+    pub write: bool,
+
+    /// Report references that are not pinned and exit 1 if there are any (offline
+    /// unless --update is given).
+    #[arg(long, group = "mode")]
+    pub check: bool,
+
+    /// List every reference found, pinned or skipped, with the reason (offline).
+    #[arg(long, group = "mode")]
+    pub list: bool,
+
+    /// Also re-resolve references that already carry a digest and replace digests
+    /// whose tag has moved. With --check: exit 1 if any pinned digest is stale.
+    #[arg(long)]
+    pub update: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Pin this platform's manifest (os/arch[/variant]) instead of the multi-arch index.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<Platform>,
+
+    /// Resolve references of registry FROM through TO (host[:port][/path-prefix]);
+    /// files keep FROM. Repeatable.
+    #[arg(long = "mirror", value_name = "FROM=TO")]
+    pub mirrors: Vec<Mirror>,
+
+    /// Use plain HTTP for this registry (also for a mirror's TO). Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+
+    /// Settings file (default: pin.toml at the root of the first PATH, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Skip paths matching this glob. Repeatable.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub excludes: Vec<String>,
+
+    /// Most registry requests in flight.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Trust this CA certificate (PEM) besides the system roots. Repeatable.
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+
+    /// Airlock: rewrite references of registry FROM to their copy under TO while
+    /// pinning, after checking both serve the same digest. Repeatable.
+    #[arg(long = "rewrite-registry", value_name = "FROM=TO")]
+    pub rewrite_registries: Vec<String>,
+
+    /// With --rewrite-registry: accept the private copy's digest without asking upstream.
+    #[arg(long)]
+    pub trust_private: bool,
+
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    /// Say more about what happens (repeat for more).
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A diff (dry run) or a table (--list, --check).
+    Text,
+    /// One JSON object.
+    Json,
+    /// A `git am`-ready email patch.
+    Patch,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How a run ends, as the process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: nothing to do, or all done.
+    Success = 0,
+    /// 1: `--check` found something.
+    Found = 1,
+    /// 2: an error.
+    Error = 2,
+}
+
+/// Default number of registry requests in flight.
+pub const DEFAULT_JOBS: usize = 32;
+
+/// Run `pin` with parsed arguments.
+pub fn run(args: Args) -> ExitStatus {
+    match run_inner(args) {
+        Ok(status) => status,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitStatus::Error
+        }
+    }
+}
+
+fn run_inner(args: Args) -> Result<ExitStatus, String> {
+    let mode = if args.write {
+        Mode::Write
+    } else if args.check {
+        Mode::Check
+    } else if args.list {
+        Mode::List
+    } else {
+        Mode::DryRun
+    };
+    if args.format == Format::Patch && matches!(mode, Mode::Check | Mode::List) {
+        return Err("--format patch goes with a dry run or --write, not --check or --list".into());
+    }
+    if !args.rewrite_registries.is_empty() || args.trust_private {
+        return Err(
+            "--rewrite-registry and --trust-private are not available in this version".into(),
+        );
+    }
+    let options = Options {
+        mode,
+        update: args.update,
+        jobs: args.jobs.map_or(DEFAULT_JOBS, usize::from),
+    };
+    let excludes = Excludes::new(&args.excludes).map_err(|e| e.to_string())?;
+    let discovery = discover::discover(&args.paths, &excludes);
+    let mut errors: Vec<String> = discovery.errors.iter().map(ToString::to_string).collect();
+
+    let resolver = if options.resolves() {
+        let config = RegistryConfig {
+            mirrors: args.mirrors.clone(),
+            insecure: args.insecure_registries.clone(),
+            ca_files: args.ca_files.clone(),
+            platform: args.platform.clone(),
+        };
+        Some(RegistryResolver::new(config)?)
+    } else {
+        None
+    };
+
+    let progress = progress_bar(options.resolves());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let outcome = runtime.block_on(pipeline::run(
+        &discovery.files,
+        &options,
+        resolver.as_ref(),
+        |_| progress.inc(1),
+        |n| progress.set_length(n as u64),
+    ));
+    progress.finish_and_clear();
+
+    errors.extend(outcome.errors.iter().map(ToString::to_string));
+    for found_error in resolve_errors(&outcome) {
+        errors.push(found_error);
+    }
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let stdout = render(&outcome, &args, mode, color);
+    print_stdout(&stdout)?;
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for error in &errors {
+        eprintln!("error: {error}");
+    }
+    if args.format == Format::Text {
+        eprintln!("{}", summary_line(&outcome, mode));
+    }
+    let found = mode == Mode::Check
+        && outcome
+            .files
+            .iter()
+            .flat_map(|f| &f.references)
+            .any(|f| matches!(f.status, Status::Pin { .. } | Status::Stale { .. }));
+    Ok(if !errors.is_empty() {
+        if mode == Mode::Write {
+            let held: Vec<String> = outcome
+                .files
+                .iter()
+                .filter(|f| f.has_errors())
+                .map(|f| f.source.path.display().to_string())
+                .collect();
+            if !held.is_empty() {
+                eprintln!(
+                    "left untouched because a reference failed: {}",
+                    held.join(", ")
+                );
+            }
+        }
+        ExitStatus::Error
+    } else if found {
+        ExitStatus::Found
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// Each reference that failed to resolve, as `file:line: message`.
+fn resolve_errors(outcome: &Outcome) -> Vec<String> {
+    let mut errors = Vec::new();
+    for file in &outcome.files {
+        for found in &file.references {
+            if let Status::Error(e) = &found.status {
+                errors.push(format!(
+                    "{}:{}: {}: {}",
+                    file.source.path.display(),
+                    found.position.line,
+                    found.text,
+                    e
+                ));
+            }
+        }
+    }
+    errors
+}
+
+fn render(outcome: &Outcome, args: &Args, mode: Mode, color: bool) -> String {
+    match (args.format, mode) {
+        (Format::Json, _) => report::json::render(outcome, mode == Mode::List),
+        (Format::Text, Mode::List) => report::table::render(outcome, false),
+        (Format::Text, Mode::Check) => report::table::render(outcome, true),
+        (Format::Text, Mode::DryRun) => report::diff::render(outcome, color),
+        (Format::Text, Mode::Write) => String::new(),
+        (Format::Patch, _) => report::diff::render(outcome, false),
+    }
+}
+
+fn summary_line(outcome: &Outcome, mode: Mode) -> String {
+    let s = Summary::of(outcome);
+    let written = outcome.files.iter().filter(|f| f.written).count();
+    let changing = outcome
+        .files
+        .iter()
+        .filter(|f| f.new_text.is_some())
+        .count();
+    let mut parts = Vec::new();
+    match mode {
+        Mode::Write => parts.push(format!(
+            "{} pinned and {} updated in {written} files",
+            s.pin, s.updated
+        )),
+        Mode::DryRun => parts.push(format!(
+            "{} to pin and {} to update in {changing} files",
+            s.pin, s.updated
+        )),
+        Mode::Check => parts.push(format!("{} not pinned, {} stale", s.pin, s.stale)),
+        Mode::List => parts.push(format!(
+            "{} references in {} files",
+            outcome
+                .files
+                .iter()
+                .map(|f| f.references.len())
+                .sum::<usize>(),
+            s.files
+        )),
+    }
+    parts.push(format!("{} already pinned", s.pinned));
+    parts.push(format!("{} skipped", s.skip));
+    if s.error > 0 {
+        parts.push(format!("{} failed", s.error));
+    }
+    format!("pin: {}", parts.join(", "))
+}
+
+fn print_stdout(text: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        // A closed pipe (`pin | head`) is not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to standard output: {e}")),
+    }
+}
+
+fn progress_bar(resolves: bool) -> indicatif::ProgressBar {
+    if !resolves || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("resolving {pos}/{len} {wide_bar}") {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,292 @@
+//! Discovery: which files under the given paths hold image references, and of what kind.
+//!
+//! Directories are walked honouring `.gitignore` (also outside a git repository) and
+//! hidden folders such as `.github/` are entered. A file named on the command line is
+//! always read, whatever its name.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use thiserror::Error;
+
+use crate::extract::FileKind;
+
+/// A file to read, and how.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// The path as the user should see it (relative to the current folder when the
+    /// walk started from a relative path).
+    pub path: PathBuf,
+    /// How to read it.
+    pub kind: FileKind,
+    /// Whether an `--exclude` pattern matches it: its references are listed as
+    /// `ignored` and never resolved or written.
+    pub excluded: bool,
+}
+
+/// A path that could not be walked.
+#[derive(Debug, Error)]
+#[error("{path}: {message}")]
+pub struct DiscoverError {
+    /// The path.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A bad `--exclude` pattern.
+#[derive(Debug, Error)]
+#[error("invalid --exclude pattern {pattern:?}: {message}")]
+pub struct ExcludeError {
+    /// The pattern as given.
+    pub pattern: String,
+    /// Why it is invalid.
+    pub message: String,
+}
+
+/// `--exclude` patterns. A pattern matches a path relative to the folder the walk
+/// started in, or any of its parent folders (so `vendor` and `vendor/**` both skip a
+/// whole folder), or the file's name alone.
+#[derive(Debug, Clone)]
+pub struct Excludes {
+    set: GlobSet,
+}
+
+impl Excludes {
+    /// Compile the patterns.
+    pub fn new(patterns: &[String]) -> Result<Excludes, ExcludeError> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in patterns {
+            let trimmed = pattern.trim_start_matches("./").trim_end_matches('/');
+            let glob = Glob::new(trimmed).map_err(|e| ExcludeError {
+                pattern: pattern.clone(),
+                message: e.kind().to_string(),
+            })?;
+            builder.add(glob);
+        }
+        let set = builder.build().map_err(|e| ExcludeError {
+            pattern: patterns.join(" "),
+            message: e.to_string(),
+        })?;
+        Ok(Excludes { set })
+    }
+
+    /// Whether `path` (relative to the walk's root) or one of its folders matches.
+    pub fn matches(&self, path: &Path) -> bool {
+        if self.set.is_empty() {
+            return false;
+        }
+        let path = path.strip_prefix(".").unwrap_or(path);
+        if path.file_name().is_some_and(|name| self.set.is_match(name)) {
+            return true;
+        }
+        path.ancestors()
+            .filter(|p| !p.as_os_str().is_empty())
+            .any(|p| self.set.is_match(p))
+    }
+}
+
+/// The kind of file a name tells, if any. `in_workflows` says whether the file sits
+/// in a `.github/workflows` folder.
+pub fn kind_of(path: &Path) -> Option<FileKind> {
+    let name = path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let is_yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
+    if is_dockerfile_name(name) {
+        return Some(FileKind::Dockerfile);
+    }
+    if !is_yaml {
+        return None;
+    }
+    let stem = lower.trim_end_matches(".yaml").trim_end_matches(".yml");
+    if stem.starts_with("compose") || stem.starts_with("docker-compose") {
+        return Some(FileKind::Compose);
+    }
+    if stem == "action" || in_workflows_folder(path) {
+        return Some(FileKind::Actions);
+    }
+    Some(FileKind::Kubernetes)
+}
+
+/// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.dockerfile`, `Dockerfile.*`,
+/// `Containerfile.*`.
+fn is_dockerfile_name(name: &str) -> bool {
+    name == "Dockerfile"
+        || name == "Containerfile"
+        || name.starts_with("Dockerfile.")
+        || name.starts_with("Containerfile.")
+        || name.ends_with(".Dockerfile")
+        || name.ends_with(".dockerfile")
+}
+
+fn in_workflows_folder(path: &Path) -> bool {
+    let mut folders = path.parent().into_iter().flat_map(Path::components).rev();
+    let last = folders.next().map(|c| c.as_os_str().to_owned());
+    let before = folders.next().map(|c| c.as_os_str().to_owned());
+    last.as_deref() == Some("workflows".as_ref()) && before.as_deref() == Some(".github".as_ref())
+}
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Files to read, sorted by path, each once.
+    pub files: Vec<Candidate>,
+    /// Paths that could not be walked or do not exist.
+    pub errors: Vec<DiscoverError>,
+}
+
+/// Find the files to read under `paths`.
+pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
+    let mut discovery = Discovery::default();
+    for root in paths {
+        let metadata = match std::fs::metadata(root) {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                discovery.errors.push(DiscoverError {
+                    path: root.clone(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if metadata.is_file() {
+            // A file named by the user is read whatever its name: a YAML name tells
+            // which YAML kind, anything else is read as a Dockerfile.
+            let kind = kind_of(root).unwrap_or(FileKind::Dockerfile);
+            let excluded = excludes.matches(root);
+            discovery.files.push(Candidate {
+                path: display_path(root),
+                kind,
+                excluded,
+            });
+            continue;
+        }
+        walk(root, excludes, &mut discovery);
+    }
+    discovery.files.sort();
+    discovery.files.dedup_by(|a, b| a.path == b.path);
+    discovery
+}
+
+fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {
+    let filter_root = root.to_path_buf();
+    let filter_excludes = excludes.clone();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .require_git(false)
+        .follow_links(false)
+        // `.git` itself is never of interest.
+        .filter_entry(move |entry| {
+            if entry.file_name() == ".git" {
+                return false;
+            }
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let relative = entry
+                .path()
+                .strip_prefix(&filter_root)
+                .unwrap_or(entry.path());
+            // An excluded folder is not entered; excluded files are still listed.
+            !(is_dir && !relative.as_os_str().is_empty() && filter_excludes.matches(relative))
+        })
+        .build();
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                discovery.errors.push(DiscoverError {
+                    path: root.to_path_buf(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        // Symbolic links found while walking are not followed: a link could lead
+        // outside the paths the user named. Name a link to pin through it.
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let Some(kind) = kind_of(entry.path()) else {
+            continue;
+        };
+        let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        discovery.files.push(Candidate {
+            path: display_path(entry.path()),
+            kind,
+            excluded: excludes.matches(relative),
+        });
+    }
+}
+
+/// A path as it should be shown and put in diffs: relative to the current folder
+/// where it is inside it, without a leading `./`.
+pub fn display_path(path: &Path) -> PathBuf {
+    let path = match std::env::current_dir() {
+        Ok(cwd) if path.is_absolute() => path.strip_prefix(&cwd).unwrap_or(path),
+        _ => path,
+    };
+    let mut cleaned = PathBuf::new();
+    for component in path.components() {
+        if component != std::path::Component::CurDir {
+            cleaned.push(component);
+        }
+    }
+    if cleaned.as_os_str().is_empty() {
+        path.to_path_buf()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(path: &str) -> Option<FileKind> {
+        kind_of(Path::new(path))
+    }
+
+    #[test]
+    fn names_tell_the_kind() {
+        assert_eq!(kind("a/Dockerfile"), Some(FileKind::Dockerfile));
+        assert_eq!(kind("Containerfile.dev"), Some(FileKind::Dockerfile));
+        assert_eq!(kind("api.Dockerfile"), Some(FileKind::Dockerfile));
+        assert_eq!(kind("build.dockerfile"), Some(FileKind::Dockerfile));
+        assert_eq!(kind("Dockerfile.prod"), Some(FileKind::Dockerfile));
+        assert_eq!(kind("dockerfile"), None);
+        assert_eq!(kind("compose.yaml"), Some(FileKind::Compose));
+        assert_eq!(kind("docker-compose.override.yml"), Some(FileKind::Compose));
+        assert_eq!(kind("x/.github/workflows/ci.yml"), Some(FileKind::Actions));
+        assert_eq!(kind("x/action.yaml"), Some(FileKind::Actions));
+        assert_eq!(kind("k8s/deploy.yaml"), Some(FileKind::Kubernetes));
+        assert_eq!(kind("workflows/ci.yml"), Some(FileKind::Kubernetes));
+        assert_eq!(kind("README.md"), None);
+    }
+
+    #[test]
+    fn excludes_match_folders_names_and_paths() {
+        let ex = Excludes::new(&[
+            "vendor".into(),
+            "**/*.dev.Dockerfile".into(),
+            "docs/*.yaml".into(),
+        ])
+        .unwrap();
+        assert!(ex.matches(Path::new("vendor/x/Dockerfile")));
+        assert!(ex.matches(Path::new("./vendor")));
+        assert!(ex.matches(Path::new("a/b/app.dev.Dockerfile")));
+        assert!(ex.matches(Path::new("docs/k.yaml")));
+        assert!(!ex.matches(Path::new("src/Dockerfile")));
+        assert!(Excludes::new(&["a[".into()]).is_err());
+    }
+
+    #[test]
+    fn display_paths_lose_leading_dot() {
+        assert_eq!(
+            display_path(Path::new("./a/Dockerfile")),
+            PathBuf::from("a/Dockerfile")
+        );
+        assert_eq!(
+            display_path(Path::new("Dockerfile")),
+            PathBuf::from("Dockerfile")
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! `--format json`: one object on stdout, as the contract's §4 fixes it.
+
+use serde::Serialize;
+
+use super::{Summary, status_name};
+use crate::extract::SkipReason;
+use crate::pipeline::{Found, Outcome, Status};
+
+#[derive(Serialize)]
+struct Report<'a> {
+    version: u32,
+    references: Vec<JsonReference<'a>>,
+    summary: Summary,
+    problems: Vec<JsonProblem>,
+}
+
+#[derive(Serialize)]
+struct JsonReference<'a> {
+    file: String,
+    line: usize,
+    column: usize,
+    offset: usize,
+    site: &'static str,
+    text: &'a str,
+    status: &'static str,
+    reason: Option<&'static str>,
+    // Left out entirely under `--list`, which never resolves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<Option<String>>,
+    old_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replacement: Option<Option<String>>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonProblem {
+    file: String,
+    line: Option<usize>,
+    message: String,
+    fatal: bool,
+}
+
+/// Render the outcome; `list` leaves out `digest` and `replacement`.
+pub fn render(outcome: &Outcome, list: bool) -> String {
+    let references = outcome
+        .files
+        .iter()
+        .flat_map(|file| {
+            file.references
+                .iter()
+                .map(move |found| reference(&file.source.path.to_string_lossy(), found, list))
+        })
+        .collect();
+    let problems = outcome
+        .errors
+        .iter()
+        .map(|p| (p, true))
+        .chain(outcome.warnings.iter().map(|p| (p, false)))
+        .map(|(p, fatal)| JsonProblem {
+            file: p.path.to_string_lossy().into_owned(),
+            line: p.line,
+            message: p.message.clone(),
+            fatal,
+        })
+        .collect();
+    let report = Report {
+        version: 1,
+        references,
+        summary: Summary::of(outcome),
+        problems,
+    };
+    let mut text = serde_json::to_string_pretty(&report).expect("a report always serialises");
+    text.push('\n');
+    text
+}
+
+fn reference<'a>(file: &str, found: &'a Found, list: bool) -> JsonReference<'a> {
+    let (digest, old_digest) = match &found.status {
+        Status::Pin { digest } => (digest.as_ref().map(ToString::to_string), None),
+        Status::Updated { old, new } => (Some(new.to_string()), Some(old.clone())),
+        Status::Stale { old, new } => (new.as_ref().map(ToString::to_string), Some(old.clone())),
+        _ => (None, None),
+    };
+    let reason = match &found.status {
+        Status::Skip(reason) => Some(reason.as_str()),
+        Status::Pinned => Some(SkipReason::AlreadyPinned.as_str()),
+        _ => None,
+    };
+    let error = match &found.status {
+        Status::Error(e) => Some(e.to_string()),
+        Status::Stale { new: None, .. } => Some("tag not found".to_string()),
+        _ => None,
+    };
+    JsonReference {
+        file: file.replace('\\', "/"),
+        line: found.position.line,
+        column: found.position.column,
+        offset: found.reference.span.start,
+        site: found.reference.site.as_str(),
+        text: &found.text,
+        status: status_name(&found.status),
+        reason,
+        digest: (!list).then_some(digest),
+        old_digest,
+        replacement: (!list).then(|| found.replacement()),
+        error,
+    }
+}

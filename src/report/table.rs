@@ -1,0 +1,63 @@
+//! Text tables for `--list` and `--check`.
+
+use super::status_name;
+use crate::pipeline::{Found, Outcome, Status};
+
+/// One row per reference (`--list`), or per reference that needs attention
+/// (`--check`: not pinned, stale, or failed).
+pub fn render(outcome: &Outcome, only_problems: bool) -> String {
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for file in &outcome.files {
+        for found in &file.references {
+            if only_problems && !needs_attention(found) {
+                continue;
+            }
+            let location = format!(
+                "{}:{}:{}",
+                file.source.path.display(),
+                found.position.line,
+                found.position.column
+            );
+            rows.push([
+                location,
+                found.reference.site.as_str().to_string(),
+                describe(found),
+                found.text.clone(),
+            ]);
+        }
+    }
+    let mut widths = [0; 3];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row.iter()) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for [location, site, status, text] in rows {
+        out.push_str(&format!(
+            "{location:<w0$}  {site:<w1$}  {status:<w2$}  {text}\n",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
+    }
+    out
+}
+
+/// Whether `--check` reports this reference.
+pub fn needs_attention(found: &Found) -> bool {
+    matches!(
+        found.status,
+        Status::Pin { .. } | Status::Stale { .. } | Status::Error(_)
+    )
+}
+
+fn describe(found: &Found) -> String {
+    match &found.status {
+        Status::Skip(reason) => format!("skip ({})", reason.as_str()),
+        Status::Pin { .. } => "not pinned".to_string(),
+        Status::Stale { new: Some(_), .. } => "stale".to_string(),
+        Status::Stale { new: None, .. } => "stale (tag not found)".to_string(),
+        other => status_name(other).to_string(),
+    }
+}
