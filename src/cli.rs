@@ -271,7 +271,7 @@ fn render(outcome: &Outcome, args: &Args, mode: Mode, color: bool) -> String {
         (Format::Text, Mode::Check) => report::table::render(outcome, true),
         (Format::Text, Mode::DryRun) => report::diff::render(outcome, color),
         (Format::Text, Mode::Write) => String::new(),
-        (Format::Patch, _) => report::diff::render(outcome, false),
+        (Format::Patch, _) => report::patch::render(outcome, report::patch::patch_date()),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod diff;
 pub mod json;
+pub mod patch;
 pub mod table;
 
 use crate::pipeline::{Outcome, Status};
