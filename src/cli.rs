@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
+use crate::config::Settings;
 use crate::discover::{self, Excludes};
 use crate::pipeline::{self, Mode, Options, Outcome, Status};
 use crate::report::{self, Summary};
@@ -156,7 +157,12 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     if args.format == Format::Patch && matches!(mode, Mode::Check | Mode::List) {
         return Err("--format patch goes with a dry run or --write, not --check or --list".into());
     }
-    if !args.rewrite_registries.is_empty() || args.trust_private {
+    let settings = match Settings::locate(args.config.as_deref(), &args.paths) {
+        Some(path) => Settings::load(&path).map_err(|e| e.to_string())?,
+        None => Settings::default(),
+    };
+    let settings = merge(settings, &args);
+    if !settings.rewrite_registries.is_empty() || settings.trust_private {
         return Err(
             "--rewrite-registry and --trust-private are not available in this version".into(),
         );
@@ -164,18 +170,19 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     let options = Options {
         mode,
         update: args.update,
-        jobs: args.jobs.map_or(DEFAULT_JOBS, usize::from),
+        jobs: settings.jobs.map_or(DEFAULT_JOBS, usize::from),
+        policy: settings.policy.clone(),
     };
-    let excludes = Excludes::new(&args.excludes).map_err(|e| e.to_string())?;
+    let excludes = Excludes::new(&settings.exclude).map_err(|e| e.to_string())?;
     let discovery = discover::discover(&args.paths, &excludes);
     let mut errors: Vec<String> = discovery.errors.iter().map(ToString::to_string).collect();
 
     let resolver = if options.resolves() {
         let config = RegistryConfig {
-            mirrors: args.mirrors.clone(),
-            insecure: args.insecure_registries.clone(),
-            ca_files: args.ca_files.clone(),
-            platform: args.platform.clone(),
+            mirrors: settings.mirrors.clone(),
+            insecure: settings.insecure_registries.clone(),
+            ca_files: settings.ca_files.clone(),
+            platform: settings.platform.clone(),
         };
         Some(RegistryResolver::new(config)?)
     } else {
@@ -216,12 +223,7 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     if args.format == Format::Text {
         eprintln!("{}", summary_line(&outcome, mode));
     }
-    let found = mode == Mode::Check
-        && outcome
-            .files
-            .iter()
-            .flat_map(|f| &f.references)
-            .any(|f| matches!(f.status, Status::Pin { .. } | Status::Stale { .. }));
+    let found = outcome.failing > 0;
     Ok(if !errors.is_empty() {
         if mode == Mode::Write {
             let held: Vec<String> = outcome
@@ -243,6 +245,33 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// Settings from the file, overridden by flags: a flag's mirror replaces the file's
+/// mirror of the same registry, `--platform` and `--jobs` replace the file's, and
+/// list-valued flags (`--exclude`, `--insecure-registry`, `--ca-file`,
+/// `--rewrite-registry`) add to the file's lists.
+fn merge(mut settings: Settings, args: &Args) -> Settings {
+    for mirror in &args.mirrors {
+        settings.mirrors.retain(|m| m.from != mirror.from);
+        settings.mirrors.push(mirror.clone());
+    }
+    settings
+        .insecure_registries
+        .extend(args.insecure_registries.iter().cloned());
+    settings.ca_files.extend(args.ca_files.iter().cloned());
+    settings.exclude.extend(args.excludes.iter().cloned());
+    settings
+        .rewrite_registries
+        .extend(args.rewrite_registries.iter().cloned());
+    settings.trust_private |= args.trust_private;
+    if let Some(platform) = &args.platform {
+        settings.platform = Some(platform.clone());
+    }
+    if let Some(jobs) = args.jobs {
+        settings.jobs = Some(jobs);
+    }
+    settings
 }
 
 /// Each reference that failed to resolve, as `file:line: message`.

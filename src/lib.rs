@@ -7,9 +7,11 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod discover;
 pub mod extract;
 pub mod pipeline;
+pub mod policy;
 pub mod reference;
 pub mod report;
 pub mod resolve;

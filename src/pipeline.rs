@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::discover::Candidate;
 use crate::extract::{self, FileKind, Reference, SkipReason, Target};
+use crate::policy::{Policy, Violation};
 use crate::reference::{Digest, ImageRef};
 use crate::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
 use crate::rewrite::{self, Edit};
@@ -31,7 +32,7 @@ pub enum Mode {
 }
 
 /// How the run behaves.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The mode.
     pub mode: Mode,
@@ -39,6 +40,8 @@ pub struct Options {
     pub update: bool,
     /// Most lookups in flight.
     pub jobs: usize,
+    /// The policy `--check` enforces.
+    pub policy: Policy,
 }
 
 impl Options {
@@ -79,6 +82,8 @@ pub enum Status {
     },
     /// Skipped.
     Skip(SkipReason),
+    /// Breaks a rule of the policy (`--check`).
+    Violation(Violation),
     /// Could not be resolved.
     Error(ResolveError),
 }
@@ -165,6 +170,9 @@ pub struct Outcome {
     pub errors: Vec<Problem>,
     /// Problems worth a word that do not fail the run.
     pub warnings: Vec<Problem>,
+    /// References that make `--check` fail: not pinned (when the policy requires
+    /// digests), stale, or breaking a policy rule.
+    pub failing: usize,
 }
 
 /// A file read and extracted, before resolution.
@@ -304,6 +312,9 @@ pub fn decide(
             .into_iter()
             .map(|reference| {
                 let status = status_of(&reference, resolutions, options);
+                if check_fails(&status, options) {
+                    outcome.failing += 1;
+                }
                 Found {
                     position: file.source.position(reference.span.start),
                     text: reference.span.of(&file.source.text).to_string(),
@@ -343,11 +354,25 @@ pub fn decide(
     }
 }
 
+fn check_fails(status: &Status, options: &Options) -> bool {
+    options.mode == Mode::Check
+        && match status {
+            Status::Pin { .. } => options.policy.require_digest,
+            Status::Stale { .. } | Status::Violation(_) => true,
+            _ => false,
+        }
+}
+
 fn status_of(reference: &Reference, resolutions: &Resolutions, options: &Options) -> Status {
     let image = match &reference.target {
         Target::Skip(reason) => return Status::Skip(*reason),
         Target::Image(image) => image,
     };
+    if options.mode == Mode::Check
+        && let Some(violation) = options.policy.check(image)
+    {
+        return Status::Violation(violation);
+    }
     let resolved = if needs_lookup(image, options) {
         resolutions.get(&Lookup::of(image))
     } else {
@@ -472,6 +497,7 @@ mod tests {
             mode: Mode::DryRun,
             update: false,
             jobs: 4,
+            policy: Policy::default(),
         };
         let wanted = lookups(&files, &options);
         assert_eq!(wanted, vec![lookup("node"), lookup("python:3")]);
@@ -499,6 +525,7 @@ mod tests {
             mode: Mode::Write,
             update: false,
             jobs: 4,
+            policy: Policy::default(),
         };
         let resolver = StaticResolver {
             digests: [(lookup("a:1"), digest(1))].into(),
@@ -541,6 +568,7 @@ mod tests {
                 mode,
                 update: true,
                 jobs: 1,
+                policy: Policy::default(),
             };
             let mut outcome = Outcome::default();
             decide(
@@ -556,6 +584,7 @@ mod tests {
             mode: Mode::Write,
             update: false,
             jobs: 1,
+            policy: Policy::default(),
         };
         assert!(lookups(&[scanned(&text, &[&pinned])], &options).is_empty());
     }

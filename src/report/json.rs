@@ -85,10 +85,12 @@ fn reference<'a>(file: &str, found: &'a Found, list: bool) -> JsonReference<'a> 
     let reason = match &found.status {
         Status::Skip(reason) => Some(reason.as_str()),
         Status::Pinned => Some(SkipReason::AlreadyPinned.as_str()),
+        Status::Violation(v) => Some(v.rule),
         _ => None,
     };
     let error = match &found.status {
         Status::Error(e) => Some(e.to_string()),
+        Status::Violation(v) => Some(v.message.clone()),
         Status::Stale { new: None, .. } => Some("tag not found".to_string()),
         _ => None,
     };

@@ -22,6 +22,8 @@ pub struct Summary {
     pub stale: usize,
     /// References skipped.
     pub skip: usize,
+    /// References that break a policy rule.
+    pub violation: usize,
     /// References that could not be resolved.
     pub error: usize,
 }
@@ -40,6 +42,7 @@ impl Summary {
                 Status::Updated { .. } => summary.updated += 1,
                 Status::Stale { .. } => summary.stale += 1,
                 Status::Skip(_) => summary.skip += 1,
+                Status::Violation(_) => summary.violation += 1,
                 Status::Error(_) => summary.error += 1,
             }
         }
@@ -55,6 +58,7 @@ pub fn status_name(status: &Status) -> &'static str {
         Status::Updated { .. } => "updated",
         Status::Stale { .. } => "stale",
         Status::Skip(_) => "skip",
+        Status::Violation(_) => "violation",
         Status::Error(_) => "error",
     }
 }

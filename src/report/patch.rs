@@ -25,7 +25,9 @@ pub fn render(outcome: &Outcome, date: u64) -> String {
     for file in outcome.files.iter().filter(|f| f.new_text.is_some()) {
         let path = file.source.path.to_string_lossy().replace('\\', "/");
         for found in &file.references {
-            let Target::Image(image) = &found.reference.target else { continue };
+            let Target::Image(image) = &found.reference.target else {
+                continue;
+            };
             let (old, new) = match &found.status {
                 Status::Pin { digest: Some(new) } => (None, new),
                 Status::Updated { old, new } => (Some(old.clone()), new),
@@ -42,22 +44,41 @@ pub fn render(outcome: &Outcome, date: u64) -> String {
     if changes.is_empty() {
         return String::new();
     }
-    let pins = distinct(changes.keys().filter(|(_, old)| old.is_none()).map(|(l, _)| l));
-    let updates = distinct(changes.keys().filter(|(_, old)| old.is_some()).map(|(l, _)| l));
+    let pins = distinct(
+        changes
+            .keys()
+            .filter(|(_, old)| old.is_none())
+            .map(|(l, _)| l),
+    );
+    let updates = distinct(
+        changes
+            .keys()
+            .filter(|(_, old)| old.is_some())
+            .map(|(l, _)| l),
+    );
     let subject = match (pins, updates) {
         (p, 0) => format!("Pin {p} container {} to digests", images(p)),
         (0, u) => format!("Update digests of {u} container {}", images(u)),
         (p, u) => format!("Pin {p} and update {u} container {}", images(p + u)),
     };
-    let mut body = String::from("| Image | Tag | Old digest | New digest | Files |\n|---|---|---|---|---|\n");
+    let mut body =
+        String::from("| Image | Tag | Old digest | New digest | Files |\n|---|---|---|---|---|\n");
     for ((lookup, _), change) in &changes {
         body.push_str(&format!(
             "| `{}` | `{}` | {} | `{}` | {} |\n",
             familiar_name(lookup),
             lookup.tag,
-            change.old.as_deref().map_or("(not pinned)".to_string(), |d| format!("`{}`", short(d))),
+            change
+                .old
+                .as_deref()
+                .map_or("(not pinned)".to_string(), |d| format!("`{}`", short(d))),
             short(&change.new),
-            change.files.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+            change
+                .files
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let diff = super::diff::render(outcome, false);
@@ -85,7 +106,11 @@ pub fn patch_date() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
 }
 
 fn distinct<'a>(lookups: impl Iterator<Item = &'a Lookup>) -> usize {
@@ -102,7 +127,11 @@ fn images(n: usize) -> &'static str {
 /// images, `registry/repository` elsewhere.
 fn familiar_name(lookup: &Lookup) -> String {
     if lookup.registry == crate::reference::DOCKER_HUB {
-        lookup.repository.strip_prefix("library/").unwrap_or(&lookup.repository).to_string()
+        lookup
+            .repository
+            .strip_prefix("library/")
+            .unwrap_or(&lookup.repository)
+            .to_string()
     } else {
         format!("{}/{}", lookup.registry, lookup.repository)
     }
@@ -117,7 +146,9 @@ fn short(digest: &str) -> &str {
 /// An RFC 2822 date in UTC, as `git format-patch` writes it.
 fn rfc2822(seconds: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = seconds / 86_400;
     let rest = seconds % 86_400;
     let (year, month, day) = civil_from_days(days as i64);

@@ -18,12 +18,12 @@ pub fn render(outcome: &Outcome, only_problems: bool) -> String {
                 found.position.line,
                 found.position.column
             );
-            rows.push([
-                location,
-                found.reference.site.as_str().to_string(),
-                describe(found),
-                found.text.clone(),
-            ]);
+            let text = match note(found) {
+                Some(note) => format!("{}  ({note})", found.text),
+                None => found.text.clone(),
+            };
+            let site = found.reference.site.as_str().to_string();
+            rows.push([location, site, describe(found), text]);
         }
     }
     let mut widths = [0; 3];
@@ -58,6 +58,16 @@ fn describe(found: &Found) -> String {
         Status::Pin { .. } => "not pinned".to_string(),
         Status::Stale { new: Some(_), .. } => "stale".to_string(),
         Status::Stale { new: None, .. } => "stale (tag not found)".to_string(),
+        Status::Violation(v) => format!("violation ({})", v.rule),
         other => status_name(other).to_string(),
+    }
+}
+
+/// What follows the reference's text: why it failed, or what to do.
+fn note(found: &Found) -> Option<String> {
+    match &found.status {
+        Status::Violation(v) => Some(v.message.clone()),
+        Status::Error(e) => Some(e.kind.to_string()),
+        _ => None,
     }
 }

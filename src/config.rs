@@ -1,0 +1,266 @@
+//! The settings file, `pin.toml`.
+//!
+//! ```toml
+//! exclude = ["vendor", "**/testdata/**"]
+//! insecure-registries = ["127.0.0.1:5000"]
+//! ca-files = ["certs/corp-ca.pem"]      # relative to this file
+//! platform = "linux/amd64"
+//! jobs = 16
+//!
+//! [mirrors]
+//! "docker.io" = "harbor.corp.example/dockerhub"
+//!
+//! [rewrite-registries]
+//! "docker.io" = "harbor.corp.example/dockerhub"
+//!
+//! [policy]
+//! allowed-registries = ["harbor.corp.example/*"]
+//! deny-tags = ["latest"]
+//! require-tag = true
+//! require-digest = true
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::policy::Policy;
+use crate::resolve::{Mirror, Platform};
+use crate::source::position_in;
+
+/// The name looked for at the root of the first path.
+pub const FILE_NAME: &str = "pin.toml";
+
+/// A settings file that cannot be used.
+#[derive(Debug, Error)]
+#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// The line, where known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// `pin.toml` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSettings {
+    #[serde(default)]
+    mirrors: BTreeMap<String, String>,
+    #[serde(default)]
+    insecure_registries: Vec<String>,
+    #[serde(default)]
+    ca_files: Vec<PathBuf>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    platform: Option<String>,
+    jobs: Option<u16>,
+    #[serde(default)]
+    rewrite_registries: BTreeMap<String, String>,
+    trust_private: Option<bool>,
+    #[serde(default)]
+    policy: RawPolicy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPolicy {
+    #[serde(default)]
+    allowed_registries: Vec<String>,
+    #[serde(default)]
+    deny_tags: Vec<String>,
+    #[serde(default)]
+    require_tag: bool,
+    #[serde(default = "default_true")]
+    require_digest: bool,
+}
+
+impl Default for RawPolicy {
+    fn default() -> RawPolicy {
+        RawPolicy {
+            allowed_registries: Vec::new(),
+            deny_tags: Vec::new(),
+            require_tag: false,
+            require_digest: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Settings, checked and ready to use.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `[mirrors]`.
+    pub mirrors: Vec<Mirror>,
+    /// `insecure-registries`.
+    pub insecure_registries: Vec<String>,
+    /// `ca-files`, made relative to the current folder.
+    pub ca_files: Vec<PathBuf>,
+    /// `exclude`.
+    pub exclude: Vec<String>,
+    /// `platform`.
+    pub platform: Option<Platform>,
+    /// `jobs`.
+    pub jobs: Option<u16>,
+    /// `[rewrite-registries]`, as `FROM=TO` texts.
+    pub rewrite_registries: Vec<String>,
+    /// `trust-private`.
+    pub trust_private: bool,
+    /// `[policy]`.
+    pub policy: Policy,
+}
+
+impl Settings {
+    /// Read and check a settings file.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Settings::parse(path, &text)
+    }
+
+    /// Check the text of a settings file; `path` is used in errors and to resolve
+    /// relative `ca-files`.
+    pub fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+        let error = |line: Option<usize>, message: String| ConfigError {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let raw: RawSettings = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| position_in(text, span.start.min(text.len())).line);
+            error(line, e.message().to_string())
+        })?;
+        // Values are checked after parsing; a line is found by the key's text.
+        let line_of = |needle: &str| {
+            text.find(needle)
+                .map(|offset| position_in(text, offset).line)
+        };
+        let mirrors = raw
+            .mirrors
+            .iter()
+            .map(|(from, to)| {
+                format!("{from}={to}")
+                    .parse::<Mirror>()
+                    .map_err(|e| error(line_of(to), format!("mirrors: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let platform = raw
+            .platform
+            .as_deref()
+            .map(|p| {
+                p.parse::<Platform>()
+                    .map_err(|e| error(line_of("platform"), e))
+            })
+            .transpose()?;
+        if raw.jobs == Some(0) {
+            return Err(error(
+                line_of("jobs"),
+                "jobs must be at least 1".to_string(),
+            ));
+        }
+        let policy = Policy::new(
+            &raw.policy.allowed_registries,
+            &raw.policy.deny_tags,
+            raw.policy.require_tag,
+            raw.policy.require_digest,
+        )
+        .map_err(|e| {
+            error(
+                line_of(&format!("{:?}", e.pattern)).or_else(|| line_of(e.key)),
+                e.to_string(),
+            )
+        })?;
+        if let Err(e) = crate::discover::Excludes::new(&raw.exclude) {
+            return Err(error(line_of("exclude"), e.to_string()));
+        }
+        let folder = path.parent().unwrap_or(Path::new(""));
+        Ok(Settings {
+            mirrors,
+            insecure_registries: raw.insecure_registries,
+            ca_files: raw.ca_files.iter().map(|f| folder.join(f)).collect(),
+            exclude: raw.exclude,
+            platform,
+            jobs: raw.jobs,
+            rewrite_registries: raw
+                .rewrite_registries
+                .iter()
+                .map(|(f, t)| format!("{f}={t}"))
+                .collect(),
+            trust_private: raw.trust_private.unwrap_or(false),
+            policy,
+        })
+    }
+
+    /// The settings file a run uses: `--config`, else `pin.toml` in the first path
+    /// (a directory, or a file's folder), if there is one.
+    pub fn locate(explicit: Option<&Path>, paths: &[PathBuf]) -> Option<PathBuf> {
+        if let Some(path) = explicit {
+            return Some(path.to_path_buf());
+        }
+        let first = paths.first()?;
+        let folder = if first.is_dir() {
+            first.as_path()
+        } else {
+            first.parent()?
+        };
+        let candidate = folder.join(FILE_NAME);
+        candidate.is_file().then_some(candidate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        Settings::parse(Path::new("conf/pin.toml"), text)
+    }
+
+    #[test]
+    fn a_full_file_parses() {
+        let s = parse(
+            "exclude = [\"vendor\"]\ninsecure-registries = [\"127.0.0.1:5000\"]\nca-files = [\"ca.pem\"]\nplatform = \"linux/arm64\"\njobs = 4\n\n[mirrors]\n\"docker.io\" = \"127.0.0.1:5000/hub\"\n\n[policy]\nallowed-registries = [\"127.0.0.1:5000/*\"]\ndeny-tags = [\"latest\"]\nrequire-tag = true\n",
+        )
+        .unwrap();
+        assert_eq!(s.mirrors[0].host, "127.0.0.1:5000");
+        assert_eq!(s.mirrors[0].prefix.as_deref(), Some("hub"));
+        assert_eq!(s.ca_files, vec![PathBuf::from("conf/ca.pem")]);
+        assert_eq!(s.jobs, Some(4));
+        assert!(s.policy.require_tag && s.policy.require_digest);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse("jobs = 3\nmirror = 1\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(
+            e.message.contains("unknown field `mirror`"),
+            "{}",
+            e.message
+        );
+        let e = parse("[policy]\n\nrequire-tags = true\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        let e = parse("jobs = \"many\"\n").unwrap_err();
+        assert_eq!(e.line, Some(1));
+        let e = parse("\n[policy]\ndeny-tags = [\"a[\"]\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(
+            e.to_string().starts_with("conf/pin.toml:3: deny-tags"),
+            "{e}"
+        );
+        let e = parse("platform = \"linux\"\n").unwrap_err();
+        assert_eq!(e.line, Some(1));
+    }
+}
