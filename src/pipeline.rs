@@ -213,7 +213,8 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
                 continue;
             }
         };
-        let mut references = match extract::extract(candidate.kind, &text) {
+        let kind = refine_kind(candidate.kind, &text);
+        let mut references = match extract::extract(kind, &text) {
             Ok(references) => references,
             Err(e) => {
                 report(
@@ -242,6 +243,32 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
         });
     }
     scanned
+}
+
+/// A YAML file whose name says nothing is a workflow if it reads like one (top-level
+/// `on:` and `jobs:` keys), wherever it sits: workflow templates and examples are
+/// pinned like the workflows themselves.
+fn refine_kind(kind: FileKind, text: &str) -> FileKind {
+    if kind != FileKind::Kubernetes {
+        return kind;
+    }
+    let top_level_key = |key: &str| {
+        text.lines().any(|line| {
+            let line = line.trim_end();
+            [
+                format!("{key}:"),
+                format!("\"{key}\":"),
+                format!("'{key}':"),
+            ]
+            .iter()
+            .any(|k| line.starts_with(k.as_str()))
+        })
+    };
+    if top_level_key("jobs") && top_level_key("on") {
+        FileKind::Actions
+    } else {
+        kind
+    }
 }
 
 /// Read a file as UTF-8 text, refusing what is too large, binary or not UTF-8.
@@ -484,6 +511,21 @@ mod tests {
 
     fn lookup(text: &str) -> Lookup {
         Lookup::of(&ImageRef::parse(text).unwrap())
+    }
+
+    #[test]
+    fn workflows_are_recognised_by_their_keys() {
+        let workflow = "name: x\non:\n  push:\njobs:\n  a:\n    container: node:22\n";
+        assert_eq!(
+            refine_kind(FileKind::Kubernetes, workflow),
+            FileKind::Actions
+        );
+        let deployment = "apiVersion: v1\nkind: Pod\nspec:\n  containers: []\n";
+        assert_eq!(
+            refine_kind(FileKind::Kubernetes, deployment),
+            FileKind::Kubernetes
+        );
+        assert_eq!(refine_kind(FileKind::Compose, workflow), FileKind::Compose);
     }
 
     #[test]

@@ -15,7 +15,11 @@ fn testdata() -> PathBuf {
 /// Pin (and, with `update`, re-pin) every reference in `testdata/` with made-up digests.
 fn pin_all(update: bool) -> Outcome {
     let discovery = discover(&[testdata()], &Excludes::new(&[]).unwrap());
-    assert!(discovery.files.len() >= 5, "testdata/ has files to check: {:?}", discovery.files);
+    assert!(
+        discovery.files.len() >= 5,
+        "testdata/ has files to check: {:?}",
+        discovery.files
+    );
     let options = Options {
         mode: Mode::DryRun,
         update,
@@ -40,16 +44,23 @@ fn pinning_only_inserts_digests() {
     let outcome = pin_all(false);
     let mut pinned_files = 0;
     for file in &outcome.files {
-        let Some(new_text) = &file.new_text else { continue };
+        let Some(new_text) = &file.new_text else {
+            continue;
+        };
         pinned_files += 1;
         // Remove every insertion from the new text: what is left must be the original.
         let mut rebuilt = String::new();
         let mut cursor_old = 0;
         let mut cursor_new = 0;
         for found in &file.references {
-            let Some(replacement) = found.replacement() else { continue };
+            let Some(replacement) = found.replacement() else {
+                continue;
+            };
             let span = found.reference.span;
-            let Status::Pin { digest: Some(digest) } = &found.status else {
+            let Status::Pin {
+                digest: Some(digest),
+            } = &found.status
+            else {
                 panic!("{}: only pins without --update", file.source.path.display());
             };
             let inserted = &replacement[found.text.len()..];
@@ -66,7 +77,10 @@ fn pinning_only_inserts_digests() {
                 found.position.line
             );
             let unchanged = &file.source.text[cursor_old..span.end];
-            assert_eq!(&new_text[cursor_new..cursor_new + unchanged.len()], unchanged);
+            assert_eq!(
+                &new_text[cursor_new..cursor_new + unchanged.len()],
+                unchanged
+            );
             rebuilt.push_str(unchanged);
             cursor_new += unchanged.len() + inserted.len();
             cursor_old = span.end;
@@ -74,7 +88,10 @@ fn pinning_only_inserts_digests() {
         rebuilt.push_str(&new_text[cursor_new..]);
         assert_eq!(rebuilt, file.source.text, "{}", file.source.path.display());
     }
-    assert!(pinned_files >= 5, "testdata/ has files to pin, found {pinned_files}");
+    assert!(
+        pinned_files >= 5,
+        "testdata/ has files to pin, found {pinned_files}"
+    );
 }
 
 #[test]
@@ -82,7 +99,9 @@ fn updating_only_swaps_digests() {
     // First pin everything, then pretend every tag moved: only digests change.
     let outcome = pin_all(true);
     for file in &outcome.files {
-        let Some(new_text) = &file.new_text else { continue };
+        let Some(new_text) = &file.new_text else {
+            continue;
+        };
         assert_eq!(
             new_text.len() - file.source.text.len(),
             file.references
