@@ -8,6 +8,7 @@ set -euo pipefail
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
