@@ -1,0 +1,361 @@
+//! The `pin` binary end to end against a real registry on 127.0.0.1: dry run, --write,
+//! --check, --list, JSON, mirrors with a path prefix, and failures.
+//!
+//! Every reference in these tests is resolved through `--mirror`, so nothing but
+//! loopback is ever asked.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+use support::{ImageKind, Registry, pin_cmd};
+
+/// A temporary folder holding `files` (path, content).
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+/// Run `pin` in `dir` with the registry as Docker Hub's mirror.
+fn pin(dir: &Path, registry: &Registry, args: &[&str]) -> Output {
+    pin_cmd()
+        .current_dir(dir)
+        .args(["--mirror", &format!("docker.io={}", registry.host())])
+        .args(["--insecure-registry", registry.host()])
+        .args(args)
+        .output()
+        .expect("run pin")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn read(dir: &Path, path: &str) -> String {
+    fs::read_to_string(dir.join(path)).unwrap()
+}
+
+const DOCKERFILE: &str = "\
+# syntax=docker/dockerfile:1
+FROM python:3.12-slim AS build
+RUN pip install app
+FROM node
+COPY --from=build /app /app
+";
+
+#[test]
+fn dry_run_prints_a_diff_that_git_apply_accepts_and_changes_nothing() {
+    let registry = Registry::start();
+    let python = registry.push_image(
+        "library/python",
+        "3.12-slim",
+        ImageKind::OciIndex(&["linux/amd64", "linux/arm64/v8"]),
+    );
+    let node = registry.push_image("library/node", "latest", ImageKind::Docker);
+    let syntax = registry.push_image(
+        "docker/dockerfile",
+        "1",
+        ImageKind::OciIndex(&["linux/amd64"]),
+    );
+    let dir = tree(&[("app/Dockerfile", DOCKERFILE)]);
+
+    let output = pin(dir.path(), &registry, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let diff = stdout(&output);
+    assert!(diff.starts_with("diff --git a/app/Dockerfile b/app/Dockerfile\n--- a/app/Dockerfile\n+++ b/app/Dockerfile\n"), "{diff}");
+    assert!(
+        diff.contains(&format!(
+            "+# syntax=docker/dockerfile:1@{}\n",
+            syntax.digest
+        )),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!(
+            "+FROM python:3.12-slim@{} AS build\n",
+            python.digest
+        )),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("+FROM node:latest@{}\n", node.digest)),
+        "{diff}"
+    );
+    assert_eq!(
+        read(dir.path(), "app/Dockerfile"),
+        DOCKERFILE,
+        "a dry run changes nothing"
+    );
+
+    // The diff applies with git apply, and gives what --write gives.
+    fs::write(dir.path().join("pin.diff"), &diff).unwrap();
+    let applied = std::process::Command::new("git")
+        .args(["apply", "pin.diff"])
+        .current_dir(dir.path())
+        .output()
+        .expect("git is installed (scripts/install-deps.sh)");
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let by_git = read(dir.path(), "app/Dockerfile");
+    fs::write(dir.path().join("app/Dockerfile"), DOCKERFILE).unwrap();
+    let output = pin(dir.path(), &registry, &["--write"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(read(dir.path(), "app/Dockerfile"), by_git);
+}
+
+#[test]
+fn write_pins_in_place_and_a_second_run_has_nothing_to_do() {
+    let registry = Registry::start();
+    let python = registry.push_image("library/python", "3.12-slim", ImageKind::Oci);
+    let node = registry.push_image(
+        "library/node",
+        "latest",
+        ImageKind::OciIndex(&["linux/amd64"]),
+    );
+    let syntax = registry.push_image("docker/dockerfile", "1", ImageKind::Oci);
+    // CRLF, no final newline, and a second file sharing an image.
+    let crlf = "FROM python:3.12-slim\r\nRUN true\r\nFROM docker.io/library/node";
+    let dir = tree(&[("Dockerfile", DOCKERFILE), ("svc/Containerfile", crlf)]);
+
+    let output = pin(dir.path(), &registry, &["--write"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "", "--write prints no diff");
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        format!(
+            "# syntax=docker/dockerfile:1@{}\nFROM python:3.12-slim@{} AS build\nRUN pip install app\nFROM node:latest@{}\nCOPY --from=build /app /app\n",
+            syntax.digest, python.digest, node.digest
+        )
+    );
+    assert_eq!(
+        read(dir.path(), "svc/Containerfile"),
+        format!(
+            "FROM python:3.12-slim@{}\r\nRUN true\r\nFROM docker.io/library/node:latest@{}",
+            python.digest, node.digest
+        )
+    );
+
+    let again = pin(dir.path(), &registry, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(stdout(&again), "", "everything is pinned: no diff");
+    let check = pin(dir.path(), &registry, &["--check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+}
+
+#[test]
+fn check_is_offline_and_lists_what_is_not_pinned() {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let dir = tree(&[(
+        "Dockerfile",
+        &format!("FROM alpine:3.20@{digest}\nFROM python:3.12\nFROM scratch\n"),
+    )]);
+    // No registry is running at this address: --check must not need one.
+    let output = pin_cmd()
+        .current_dir(dir.path())
+        .args([
+            "--check",
+            "--mirror",
+            "docker.io=127.0.0.1:9",
+            "--insecure-registry",
+            "127.0.0.1:9",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(table.contains("Dockerfile:2:6"), "{table}");
+    assert!(table.contains("python:3.12"), "{table}");
+    assert!(
+        !table.contains("alpine"),
+        "pinned references are fine: {table}"
+    );
+    assert!(!table.contains("scratch"), "{table}");
+
+    let pinned = tree(&[(
+        "Dockerfile",
+        &format!("FROM alpine:3.20@{digest}\nFROM scratch\n"),
+    )]);
+    let output = pin_cmd()
+        .current_dir(pinned.path())
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
+fn list_json_shows_every_reference_with_its_site_and_reason() {
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM golang:1.22 AS build\nFROM build\nCOPY --from=0 /a /b\nFROM scratch\nFROM Python:3\n",
+    )]);
+    let output = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["version"], 1);
+    let references = report["references"].as_array().unwrap();
+    let rows: Vec<(String, String, String, Value)> = references
+        .iter()
+        .map(|r| {
+            (
+                r["text"].as_str().unwrap().to_string(),
+                r["site"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+                r["reason"].clone(),
+            )
+        })
+        .collect();
+    let row = |text: &str, site: &str, status: &str, reason: Value| {
+        (
+            text.to_string(),
+            site.to_string(),
+            status.to_string(),
+            reason,
+        )
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row("golang:1.22", "from", "pin", Value::Null),
+            row("build", "from", "skip", "stage".into()),
+            row("0", "copy-from", "skip", "stage-index".into()),
+            row("scratch", "from", "skip", "scratch".into()),
+            row("Python:3", "from", "skip", "invalid-reference".into()),
+        ]
+    );
+    let first = &references[0];
+    assert_eq!(
+        (
+            first["file"].as_str(),
+            first["line"].as_u64(),
+            first["column"].as_u64(),
+            first["offset"].as_u64()
+        ),
+        (Some("Dockerfile"), Some(1), Some(6), Some(5))
+    );
+    assert!(
+        first.get("digest").is_none() && first.get("replacement").is_none(),
+        "--list leaves them out: {first}"
+    );
+    assert_eq!(report["summary"]["pin"], 1);
+    assert_eq!(report["summary"]["skip"], 4);
+}
+
+#[test]
+fn json_dry_run_carries_digest_and_replacement() {
+    let registry = Registry::start();
+    let alpine = registry.push_image("library/alpine", "3.20", ImageKind::Oci);
+    let dir = tree(&[("Dockerfile", "FROM alpine:3.20\n")]);
+    let output = pin(dir.path(), &registry, &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let reference = &report["references"][0];
+    assert_eq!(reference["status"], "pin");
+    assert_eq!(reference["digest"], alpine.digest.as_str());
+    assert_eq!(
+        reference["replacement"],
+        format!("alpine:3.20@{}", alpine.digest).as_str()
+    );
+    assert_eq!(reference["old_digest"], Value::Null);
+    assert_eq!(reference["error"], Value::Null);
+    assert_eq!(read(dir.path(), "Dockerfile"), "FROM alpine:3.20\n");
+}
+
+#[test]
+fn mirror_with_a_path_prefix_resolves_but_the_file_keeps_the_original_registry() {
+    let registry = Registry::start();
+    let hub = registry.push_image("hub/library/alpine", "3.20", ImageKind::Oci);
+    let ghcr = registry.push_image(
+        "ghcr/acme/tool",
+        "2.1",
+        ImageKind::OciIndex(&["linux/amd64"]),
+    );
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM alpine:3.20\nCOPY --from=ghcr.io/acme/tool:2.1 /tool /tool\n",
+    )]);
+    let output = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--write", "--insecure-registry", registry.host()])
+        .args(["--mirror", &format!("docker.io={}/hub", registry.host())])
+        .args(["--mirror", &format!("ghcr.io={}/ghcr/", registry.host())])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        format!(
+            "FROM alpine:3.20@{}\nCOPY --from=ghcr.io/acme/tool:2.1@{} /tool /tool\n",
+            hub.digest, ghcr.digest
+        )
+    );
+}
+
+#[test]
+fn a_missing_image_fails_with_exit_2_and_its_file_stays_untouched() {
+    let registry = Registry::start();
+    let alpine = registry.push_image("library/alpine", "3.20", ImageKind::Oci);
+    let broken = "FROM alpine:3.20\nFROM python:3.99-nonexistent\n";
+    let fine = "FROM alpine:3.20\n";
+    let dir = tree(&[("a/Dockerfile", broken), ("b/Dockerfile", fine)]);
+    let output = pin(dir.path(), &registry, &["--write"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("a/Dockerfile:2"),
+        "names file and line: {message}"
+    );
+    assert!(message.contains("python:3.99-nonexistent"), "{message}");
+    assert!(message.contains("tag not found"), "{message}");
+    assert_eq!(
+        read(dir.path(), "a/Dockerfile"),
+        broken,
+        "a file with a failed reference is not written"
+    );
+    assert_eq!(
+        read(dir.path(), "b/Dockerfile"),
+        format!("FROM alpine:3.20@{}\n", alpine.digest),
+        "the others are"
+    );
+}
+
+#[test]
+fn bad_usage_and_missing_paths_exit_2() {
+    let dir = tree(&[("Dockerfile", "FROM alpine\n")]);
+    let both = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--write", "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+    let missing = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--list", "no-such-dir"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("no-such-dir"),
+        "{}",
+        stderr(&missing)
+    );
+}
