@@ -1,0 +1,44 @@
+//! Shared set-up for the integration tests: real registries on 127.0.0.1 (plain, basic
+//! auth, token auth), seeding them over the HTTP API, and running the `pin` binary
+//! without the developer's credentials.
+//!
+//! Each test binary uses a different part of this module, so unused items are fine.
+#![allow(dead_code, unused_imports)]
+
+pub mod push;
+pub mod registry;
+pub mod token;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub use push::{ImageKind, Pushed};
+pub use registry::Registry;
+pub use token::{TokenOptions, TokenServer};
+
+/// `pin` with `HOME` and `DOCKER_CONFIG` pointing to an empty folder, so that a test
+/// never reads the developer's `~/.docker/config.json` or credential helpers.
+pub fn pin_cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pin"));
+    let home = empty_home();
+    cmd.env("HOME", home)
+        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// One empty folder per test process, kept (it is tiny) because `Command`s built from it
+/// may outlive any guard.
+fn empty_home() -> &'static PathBuf {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("pin-test-home-")
+            .tempdir()
+            .expect("create an empty HOME for pin")
+            .keep()
+    })
+}

@@ -1,0 +1,281 @@
+//! Seeding a registry through the distribution HTTP API: blobs, manifests, indexes.
+
+use std::io::Read as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use super::registry::Registry;
+
+/// OCI image manifest.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker image manifest v2, schema 2.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker manifest list.
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// What to push under a tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// A single OCI image manifest (platform linux/amd64).
+    Oci,
+    /// A single Docker schema 2 manifest (platform linux/amd64).
+    Docker,
+    /// An OCI image index with one OCI manifest per platform (`os/arch[/variant]`).
+    OciIndex(&'static [&'static str]),
+    /// A Docker manifest list with one Docker manifest per platform.
+    DockerList(&'static [&'static str]),
+}
+
+/// What a push left in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// The digest the tag points to now (the index's, for a multi-arch image).
+    pub digest: String,
+    /// For an index: each platform as given and its manifest's digest, in order.
+    pub children: Vec<(String, String)>,
+}
+
+impl Pushed {
+    /// The digest of the child manifest for `platform` (as given to the push).
+    pub fn child(&self, platform: &str) -> &str {
+        self.children
+            .iter()
+            .find(|(p, _)| p == platform)
+            .map(|(_, digest)| digest.as_str())
+            .unwrap_or_else(|| panic!("no child for platform {platform} in {self:?}"))
+    }
+}
+
+/// `sha256:` and the hex digest of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Something different in every image this process pushes, so re-pushing a tag moves it.
+fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+struct Flavour {
+    manifest: &'static str,
+    config: &'static str,
+    layer: &'static str,
+}
+
+const OCI: Flavour = Flavour {
+    manifest: OCI_MANIFEST,
+    config: "application/vnd.oci.image.config.v1+json",
+    layer: "application/vnd.oci.image.layer.v1.tar+gzip",
+};
+
+const DOCKER: Flavour = Flavour {
+    manifest: DOCKER_MANIFEST,
+    config: "application/vnd.docker.container.image.v1+json",
+    layer: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+};
+
+impl Registry {
+    /// Pushes a new, unique image of `kind` as `repository:tag` (blobs, then child
+    /// manifests, then the tag) and returns the digests. Pushes are sequential; call it
+    /// for one repository's tags one after another.
+    pub fn push_image(&self, repository: &str, tag: &str, kind: ImageKind) -> Pushed {
+        match kind {
+            ImageKind::Oci => Pushed {
+                digest: self.push_single(repository, tag, &OCI, "linux/amd64"),
+                children: Vec::new(),
+            },
+            ImageKind::Docker => Pushed {
+                digest: self.push_single(repository, tag, &DOCKER, "linux/amd64"),
+                children: Vec::new(),
+            },
+            ImageKind::OciIndex(platforms) => {
+                self.push_index(repository, tag, &OCI, OCI_INDEX, platforms)
+            }
+            ImageKind::DockerList(platforms) => {
+                self.push_index(repository, tag, &DOCKER, DOCKER_MANIFEST_LIST, platforms)
+            }
+        }
+    }
+
+    fn push_index(
+        &self,
+        repository: &str,
+        tag: &str,
+        flavour: &Flavour,
+        media_type: &str,
+        platforms: &[&str],
+    ) -> Pushed {
+        let mut children = Vec::new();
+        let mut entries = Vec::new();
+        for platform in platforms {
+            let (bytes, digest) = self.build_image(repository, flavour, platform);
+            self.put_manifest(repository, &digest, flavour.manifest, &bytes);
+            entries.push(json!({
+                "mediaType": flavour.manifest,
+                "size": bytes.len(),
+                "digest": digest,
+                "platform": platform_json(platform),
+            }));
+            children.push((platform.to_string(), digest));
+        }
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "manifests": entries,
+            "annotations": {"org.example.pin-test.nonce": nonce()},
+        });
+        let bytes = serde_json::to_vec_pretty(&index).expect("serialise index");
+        let digest = self.put_manifest(repository, tag, media_type, &bytes);
+        Pushed { digest, children }
+    }
+
+    fn push_single(
+        &self,
+        repository: &str,
+        tag: &str,
+        flavour: &Flavour,
+        platform: &str,
+    ) -> String {
+        let (bytes, _) = self.build_image(repository, flavour, platform);
+        self.put_manifest(repository, tag, flavour.manifest, &bytes)
+    }
+
+    /// Uploads a unique config and layer and returns the manifest bytes and digest.
+    fn build_image(
+        &self,
+        repository: &str,
+        flavour: &Flavour,
+        platform: &str,
+    ) -> (Vec<u8>, String) {
+        let nonce = nonce();
+        let layer = format!("pin test layer {nonce}\n").into_bytes();
+        let layer_digest = self.upload_blob(repository, &layer);
+        let mut config = platform_json(platform);
+        config["rootfs"] = json!({"type": "layers", "diff_ids": [layer_digest]});
+        config["config"] = json!({"Labels": {"org.example.pin-test.nonce": nonce}});
+        let config = serde_json::to_vec(&config).expect("serialise config");
+        let config_digest = self.upload_blob(repository, &config);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": flavour.manifest,
+            "config": {"mediaType": flavour.config, "size": config.len(), "digest": config_digest},
+            "layers": [{"mediaType": flavour.layer, "size": layer.len(), "digest": layer_digest}],
+        });
+        let bytes = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
+        let digest = sha256_digest(&bytes);
+        (bytes, digest)
+    }
+
+    /// POST an upload session, then PUT the bytes with `?digest=`.
+    pub fn upload_blob(&self, repository: &str, bytes: &[u8]) -> String {
+        let digest = sha256_digest(bytes);
+        let url = format!("{}/v2/{repository}/blobs/uploads/", self.url());
+        let mut post = self.agent.post(&url);
+        if let Some(auth) = self.admin_authorization(repository) {
+            post = post.header("Authorization", auth);
+        }
+        let response = post.send_empty().expect("POST blob upload");
+        assert_eq!(response.status().as_u16(), 202, "POST {url}: {response:?}");
+        let location = response
+            .headers()
+            .get("Location")
+            .and_then(|v| v.to_str().ok())
+            .expect("upload Location header")
+            .to_string();
+        let location = if location.starts_with('/') {
+            format!("{}{location}", self.url())
+        } else {
+            location
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let put_url = format!("{location}{separator}digest={digest}");
+        let mut put = self
+            .agent
+            .put(&put_url)
+            .header("Content-Type", "application/octet-stream");
+        if let Some(auth) = self.admin_authorization(repository) {
+            put = put.header("Authorization", auth);
+        }
+        let mut response = put.send(bytes).expect("PUT blob");
+        let status = response.status().as_u16();
+        if status != 201 {
+            let mut body = String::new();
+            let _ = response.body_mut().as_reader().read_to_string(&mut body);
+            panic!("PUT blob {digest} to {repository}: HTTP {status}: {body}");
+        }
+        digest
+    }
+
+    /// PUTs manifest `bytes` under `reference` (a tag or digest) and returns their digest,
+    /// checked against the registry's `Docker-Content-Digest`.
+    pub fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> String {
+        let digest = sha256_digest(bytes);
+        let url = format!("{}/v2/{repository}/manifests/{reference}", self.url());
+        let mut put = self.agent.put(&url).header("Content-Type", media_type);
+        if let Some(auth) = self.admin_authorization(repository) {
+            put = put.header("Authorization", auth);
+        }
+        let mut response = put.send(bytes).expect("PUT manifest");
+        let status = response.status().as_u16();
+        let served = response
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if status != 201 {
+            let mut body = String::new();
+            let _ = response.body_mut().as_reader().read_to_string(&mut body);
+            panic!("PUT {url} ({media_type}): HTTP {status}: {body}");
+        }
+        assert_eq!(served.as_deref(), Some(digest.as_str()), "digest of {url}");
+        digest
+    }
+
+    /// Deletes `repository:tag`'s manifest (by its digest), so the tag is gone.
+    pub fn delete_manifest(&self, repository: &str, digest: &str) {
+        let url = format!("{}/v2/{repository}/manifests/{digest}", self.url());
+        let mut delete = self.agent.delete(&url);
+        if let Some(auth) = self.admin_authorization(repository) {
+            delete = delete.header("Authorization", auth);
+        }
+        let response = delete.call().expect("DELETE manifest");
+        assert_eq!(response.status().as_u16(), 202, "DELETE {url}");
+    }
+}
+
+/// `{"os": …, "architecture": …, "variant": …}` from `os/arch[/variant]`.
+fn platform_json(platform: &str) -> Value {
+    let parts: Vec<&str> = platform.split('/').collect();
+    assert!(
+        (2..=3).contains(&parts.len()),
+        "platform {platform:?} is not os/arch[/variant]"
+    );
+    let mut value = json!({"os": parts[0], "architecture": parts[1]});
+    if let Some(variant) = parts.get(2) {
+        value["variant"] = json!(variant);
+    }
+    value
+}

@@ -1,0 +1,223 @@
+//! A real `docker-registry` (distribution 2.8) on 127.0.0.1, one per test.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tempfile::TempDir;
+
+use super::token::{TokenOptions, TokenServer};
+
+/// User name and password the harness pushes with on a basic-auth registry.
+pub const ADMIN_USER: &str = "pin-admin";
+/// See [`ADMIN_USER`].
+pub const ADMIN_PASSWORD: &str = "pin-admin-password";
+
+/// How the registry authenticates clients.
+enum Auth {
+    None,
+    Basic,
+    Token(TokenServer),
+}
+
+/// A running registry; the process is killed (by PID) when this is dropped.
+pub struct Registry {
+    child: Child,
+    host: String,
+    dir: TempDir,
+    auth: Auth,
+    pub(crate) agent: ureq::Agent,
+}
+
+impl Registry {
+    /// A registry without authentication.
+    pub fn start() -> Registry {
+        Registry::launch(Auth::None, |_| String::new())
+    }
+
+    /// A registry that requires HTTP basic auth for everything. `users` are added to the
+    /// htpasswd file besides the harness's own [`ADMIN_USER`].
+    pub fn start_with_basic_auth(users: &[(&str, &str)]) -> Registry {
+        Registry::launch(Auth::Basic, |dir| {
+            let file = dir.join("htpasswd");
+            let mut all = vec![(ADMIN_USER, ADMIN_PASSWORD)];
+            all.extend_from_slice(users);
+            for (i, (user, password)) in all.iter().enumerate() {
+                let create = if i == 0 { "-Bbc" } else { "-Bb" };
+                let status = Command::new("htpasswd")
+                    .args([create, path_str(&file), user, password])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("htpasswd not found: apt-get install apache2-utils");
+                assert!(status.success(), "htpasswd failed for user {user}");
+            }
+            format!(
+                "auth: {{htpasswd: {{realm: pin-test, path: {}}}}}\n",
+                path_str(&file)
+            )
+        })
+    }
+
+    /// A registry behind the Docker token flow, served by our own [`TokenServer`]
+    /// (see [`TokenOptions`] for anonymous pulls and credentials).
+    pub fn start_with_token_auth(options: TokenOptions) -> Registry {
+        let server = TokenServer::start(options);
+        let config = server.registry_auth_config();
+        let mut registry = Registry::launch(Auth::None, |dir| {
+            let bundle = dir.join("token-root.pem");
+            fs::write(&bundle, server.certificate_pem()).expect("write token root bundle");
+            config.replace("ROOTCERTBUNDLE", path_str(&bundle))
+        });
+        registry.auth = Auth::Token(server);
+        registry
+    }
+
+    fn launch(auth: Auth, auth_config: impl FnOnce(&Path) -> String) -> Registry {
+        let binary = find_docker_registry();
+        let dir = tempfile::Builder::new()
+            .prefix("pin-test-registry-")
+            .tempdir()
+            .expect("create registry temp dir");
+        let port = free_port();
+        let host = format!("127.0.0.1:{port}");
+        let storage = dir.path().join("storage");
+        let config = format!(
+            "version: 0.1\n\
+             log: {{level: error, accesslog: {{disabled: true}}}}\n\
+             storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
+             http: {{addr: {host}, secret: pin-test-secret}}\n{}",
+            path_str(&storage),
+            auth_config(dir.path()),
+        );
+        let config_path = dir.path().join("config.yml");
+        fs::write(&config_path, config).expect("write registry config");
+        let log_path = dir.path().join("registry.log");
+        let log = fs::File::create(&log_path).expect("create registry log");
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn docker-registry");
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build(),
+        );
+        let mut registry = Registry {
+            child,
+            host,
+            dir,
+            auth,
+            agent,
+        };
+        registry.wait_until_ready(&log_path);
+        registry
+    }
+
+    /// Waits until `GET /v2/` answers with any HTTP status (401 counts: it is up).
+    fn wait_until_ready(&mut self, log_path: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let url = format!("{}/v2/", self.url());
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "docker-registry exited ({status}) before answering; its log {}:\n{}",
+                    log_path.display(),
+                    fs::read_to_string(log_path).unwrap_or_default()
+                );
+            }
+            if self.agent.get(&url).call().is_ok() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "docker-registry did not answer GET {url} within 10 s; its log {}:\n{}",
+                    log_path.display(),
+                    fs::read_to_string(log_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// `127.0.0.1:PORT`, as written in image references and `--mirror`/`--insecure-registry`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.host)
+    }
+
+    /// The token server, for a registry started with [`Registry::start_with_token_auth`].
+    pub fn token_server(&self) -> Option<&TokenServer> {
+        match &self.auth {
+            Auth::Token(server) => Some(server),
+            _ => None,
+        }
+    }
+
+    /// What the registry has written to its log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// The `Authorization` header value the harness sends to push to `repository`
+    /// (admin credentials or a push token), if the registry wants one.
+    pub(crate) fn admin_authorization(&self, repository: &str) -> Option<String> {
+        match &self.auth {
+            Auth::None => None,
+            Auth::Basic => Some(format!(
+                "Basic {}",
+                STANDARD.encode(format!("{ADMIN_USER}:{ADMIN_PASSWORD}"))
+            )),
+            Auth::Token(server) => Some(format!(
+                "Bearer {}",
+                server.mint(ADMIN_USER, repository, &["pull", "push"])
+            )),
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_docker_registry() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("docker-registry"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "docker-registry not found: run scripts/test.sh (it installs Debian's \
+                 docker-registry) or apt-get install docker-registry"
+            )
+        })
+}
+
+/// A port that was free a moment ago (the OS picks it; the registry binds it next).
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("find a free port on 127.0.0.1")
+        .port()
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
