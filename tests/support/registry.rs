@@ -211,7 +211,7 @@ fn find_docker_registry() -> PathBuf {
 }
 
 /// A port that was free a moment ago (the OS picks it; the registry binds it next).
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("find a free port on 127.0.0.1")
