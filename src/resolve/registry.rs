@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
@@ -55,6 +55,9 @@ const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a token is reused: a little under the 60 s a token lives when the token
+/// server gives no `expires_in` (Docker's token specification).
+const TOKEN_REUSE: Duration = Duration::from_secs(50);
 
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
@@ -77,8 +80,9 @@ struct Endpoint {
     repository: String,
 }
 
-/// The token for one host and repository: `None` when the registry wants none.
-type TokenCell = Arc<OnceCell<Option<String>>>;
+/// The token for one host and repository (`None` when the registry wants none) and
+/// when it was fetched.
+type TokenCell = Arc<OnceCell<(Option<String>, Instant)>>;
 
 /// Resolves tags by asking registries.
 pub struct RegistryResolver {
@@ -175,20 +179,16 @@ impl RegistryResolver {
 
     async fn resolve_at(&self, endpoint: &Endpoint, tag: &str) -> Result<Digest, ResolveErrorKind> {
         let token = self.token(endpoint, tag).await?;
-        let url = format!(
-            "{}://{}/v2/{}/manifests/{tag}",
-            self.scheme(&endpoint.host),
-            endpoint.host,
-            endpoint.repository
-        );
-        let head = self.send(Method::HEAD, &url, token.as_deref()).await?;
+        let token = token.as_deref();
+        let tag_url = self.manifest_url(endpoint, tag);
+        let head = self.send(Method::HEAD, &tag_url, token).await?;
         let media_type = content_type(head.headers());
-        let digest = match header(head.headers(), "docker-content-digest") {
-            Some(value) => Digest::parse(&value)?,
+        let (digest, body) = match header(head.headers(), "docker-content-digest") {
+            Some(value) => (Digest::parse(&value)?, None),
             None => {
                 // Some registries leave the header out of HEAD: hash the exact bytes.
-                let body = self.get_manifest(&url, token.as_deref()).await?;
-                Digest::of_bytes(&body)
+                let body = self.get_manifest(&tag_url, token).await?;
+                (Digest::of_bytes(&body), Some(body))
             }
         };
         let Some(platform) = &self.config.platform else {
@@ -200,24 +200,36 @@ impl RegistryResolver {
         {
             return Ok(digest);
         }
-        // GET the index by the digest just read, so the child comes from that index.
-        let url = format!(
-            "{}://{}/v2/{}/manifests/{digest}",
-            self.scheme(&endpoint.host),
-            endpoint.host,
-            endpoint.repository
-        );
-        let body = self.get_manifest(&url, token.as_deref()).await?;
-        if Digest::of_bytes(&body) != digest {
-            return Err(ResolveErrorKind::Protocol(format!(
-                "the manifest served for {digest} does not hash to it"
-            )));
-        }
+        let body = match body {
+            Some(body) => body,
+            None => {
+                // GET the index by the digest just read, so the child comes from it even
+                // if the tag moves in between.
+                let url = self.manifest_url(endpoint, digest.as_str());
+                let body = self.get_manifest(&url, token).await?;
+                if Digest::of_bytes(&body) != digest {
+                    return Err(ResolveErrorKind::Protocol(format!(
+                        "the manifest served for {digest} does not hash to it"
+                    )));
+                }
+                body
+            }
+        };
         select_platform(&body, platform).map(|child| child.unwrap_or(digest))
     }
 
+    fn manifest_url(&self, endpoint: &Endpoint, reference: &str) -> String {
+        format!(
+            "{}://{}/v2/{}/manifests/{reference}",
+            self.scheme(&endpoint.host),
+            endpoint.host,
+            endpoint.repository
+        )
+    }
+
     /// The bearer token for `endpoint`'s repository, fetched once per host and
-    /// repository (anonymously for now). `None`: the registry asks for no token.
+    /// repository (anonymously for now) and shared by concurrent lookups. `None`: the
+    /// registry asks for no token.
     async fn token(
         &self,
         endpoint: &Endpoint,
@@ -225,9 +237,18 @@ impl RegistryResolver {
     ) -> Result<Option<String>, ResolveErrorKind> {
         let cell = {
             let mut tokens = self.tokens.lock().expect("token map lock");
-            Arc::clone(tokens.entry(endpoint.clone()).or_default())
+            let cell = tokens.entry(endpoint.clone()).or_default();
+            // oci-client does not tell us `expires_in`: assume the token spec's
+            // default lifetime and fetch a fresh token for lookups made after it.
+            let expired = cell
+                .get()
+                .is_some_and(|(_, fetched)| fetched.elapsed() > TOKEN_REUSE);
+            if expired {
+                *cell = TokenCell::default();
+            }
+            Arc::clone(cell)
         };
-        let token = cell
+        let (token, _) = cell
             .get_or_try_init(|| async {
                 let reference = Reference::with_tag(
                     endpoint.host.clone(),
@@ -235,14 +256,16 @@ impl RegistryResolver {
                     tag.to_string(),
                 );
                 // oci-client's own lookups swallow token errors; `auth` reports them.
-                self.oci
+                let token = self
+                    .oci
                     .auth(
                         &reference,
                         &RegistryAuth::Anonymous,
                         RegistryOperation::Pull,
                     )
                     .await
-                    .map_err(token_error)
+                    .map_err(|e| token_error(e, &endpoint.host))?;
+                Ok::<_, ResolveErrorKind>((token, Instant::now()))
             })
             .await?;
         Ok(token.clone())
@@ -254,10 +277,7 @@ impl RegistryResolver {
         token: Option<&str>,
     ) -> Result<Vec<u8>, ResolveErrorKind> {
         let response = self.send(Method::GET, url, token).await?;
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ResolveErrorKind::Network(error_chain(&e)))?;
+        let body = response.bytes().await.map_err(|e| network_error(&e))?;
         Ok(body.to_vec())
     }
 
@@ -277,10 +297,7 @@ impl RegistryResolver {
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ResolveErrorKind::Network(error_chain(&e)))?;
+        let response = request.send().await.map_err(|e| network_error(&e))?;
         let status = response.status();
         if status == StatusCode::OK {
             return Ok(response);
@@ -407,12 +424,14 @@ fn select_platform(body: &[u8], wanted: &Platform) -> Result<Option<Digest>, Res
 
 /// Maps a failure of oci-client's token flow: the `GET /v2/` that asks for the
 /// challenge is the registry's (network), anything after it is the token endpoint's.
-fn token_error(error: OciDistributionError) -> ResolveErrorKind {
+fn token_error(error: OciDistributionError, host: &str) -> ResolveErrorKind {
     match error {
         OciDistributionError::RequestError(e) => {
-            let is_challenge = e.url().is_some_and(|url| url.path() == "/v2/");
+            let is_challenge = e.url().is_some_and(|url| {
+                url.path() == "/v2/" && url.authority() == host.trim_end_matches(":443")
+            });
             if is_challenge {
-                ResolveErrorKind::Network(error_chain(&e))
+                network_error(&e)
             } else {
                 ResolveErrorKind::Token(error_chain(&e))
             }
@@ -422,6 +441,23 @@ fn token_error(error: OciDistributionError) -> ResolveErrorKind {
         }
         other => ResolveErrorKind::Token(other.to_string()),
     }
+}
+
+/// A connection failure, with a hint when an HTTPS client met a plain-HTTP server
+/// (rustls then reports a "corrupt message").
+fn network_error(error: &reqwest::Error) -> ResolveErrorKind {
+    let mut text = error_chain(error);
+    let https = error.url().is_some_and(|url| url.scheme() == "https");
+    if https && text.contains("InvalidContentType") {
+        let host = error
+            .url()
+            .map(|url| url.authority().to_string())
+            .unwrap_or_default();
+        text.push_str(&format!(
+            " (does {host} speak plain HTTP? then pass --insecure-registry {host})"
+        ));
+    }
+    ResolveErrorKind::Network(text)
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

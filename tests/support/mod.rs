@@ -5,6 +5,7 @@
 //! Each test binary uses a different part of this module, so unused items are fine.
 #![allow(dead_code, unused_imports)]
 
+pub mod fake;
 pub mod push;
 pub mod registry;
 pub mod token;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub use fake::{FakeRegistry, FakeResponse};
 pub use push::{ImageKind, Pushed};
 pub use registry::Registry;
 pub use token::{TokenOptions, TokenServer};
