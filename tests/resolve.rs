@@ -579,3 +579,42 @@ fn index_whose_bytes_do_not_match_its_digest_is_rejected() {
     let kind = resolve_kind(config, &format!("{}/library/python:3.12", fake.host()));
     assert!(matches!(kind, ResolveErrorKind::Protocol(_)), "{kind:?}");
 }
+
+#[test]
+fn https_registry_is_trusted_through_ca_files() {
+    let plain = Registry::start();
+    let pushed = plain.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
+    let tls = plain.serve_over_tls();
+    let reference = format!("{}/library/python:3.12", tls.host());
+    let kind = resolve_kind(RegistryConfig::default(), &reference);
+    assert!(matches!(kind, ResolveErrorKind::Network(_)), "{kind:?}");
+    let config = RegistryConfig {
+        ca_files: vec![tls.ca_file().to_path_buf()],
+        platform: Some("linux/arm64/v8".parse().unwrap()),
+        ..RegistryConfig::default()
+    };
+    let digest = resolve(config, &reference).unwrap();
+    assert_eq!(digest.as_str(), pushed.child("linux/arm64/v8"));
+}
+
+#[test]
+fn unreadable_ca_file_is_refused_when_the_resolver_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let error = RegistryResolver::new(RegistryConfig {
+        ca_files: vec![missing.clone()],
+        ..RegistryConfig::default()
+    })
+    .err()
+    .expect("a missing CA file is an error");
+    assert!(error.contains(&missing.display().to_string()), "{error}");
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let error = RegistryResolver::new(RegistryConfig {
+        ca_files: vec![not_pem.clone()],
+        ..RegistryConfig::default()
+    })
+    .err()
+    .expect("a file without certificates is an error");
+    assert!(error.contains("not.pem"), "{error}");
+}

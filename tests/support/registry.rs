@@ -30,19 +30,22 @@ pub struct Registry {
     host: String,
     dir: TempDir,
     auth: Auth,
+    storage: PathBuf,
+    /// The CA that signed this registry's certificate, when it speaks HTTPS.
+    ca_file: Option<PathBuf>,
     pub(crate) agent: ureq::Agent,
 }
 
 impl Registry {
     /// A registry without authentication.
     pub fn start() -> Registry {
-        Registry::launch(Auth::None, |_| String::new())
+        Registry::launch(Auth::None, None, false, |_| String::new())
     }
 
     /// A registry that requires HTTP basic auth for everything. `users` are added to the
     /// htpasswd file besides the harness's own [`ADMIN_USER`].
     pub fn start_with_basic_auth(users: &[(&str, &str)]) -> Registry {
-        Registry::launch(Auth::Basic, |dir| {
+        Registry::launch(Auth::Basic, None, false, |dir| {
             let file = dir.join("htpasswd");
             let mut all = vec![(ADMIN_USER, ADMIN_PASSWORD)];
             all.extend_from_slice(users);
@@ -68,7 +71,7 @@ impl Registry {
     pub fn start_with_token_auth(options: TokenOptions) -> Registry {
         let server = TokenServer::start(options);
         let config = server.registry_auth_config();
-        let mut registry = Registry::launch(Auth::None, |dir| {
+        let mut registry = Registry::launch(Auth::None, None, false, |dir| {
             let bundle = dir.join("token-root.pem");
             fs::write(&bundle, server.certificate_pem()).expect("write token root bundle");
             config.replace("ROOTCERTBUNDLE", path_str(&bundle))
@@ -77,7 +80,28 @@ impl Registry {
         registry
     }
 
-    fn launch(auth: Auth, auth_config: impl FnOnce(&Path) -> String) -> Registry {
+    /// Another registry process serving this one's storage over HTTPS, with a
+    /// certificate for 127.0.0.1 signed by a fresh test CA ([`Registry::ca_file`]).
+    /// Push to `self` (the harness speaks plain HTTP only); read through the copy.
+    pub fn serve_over_tls(&self) -> Registry {
+        Registry::launch(Auth::None, Some(self.storage.clone()), true, |_| {
+            String::new()
+        })
+    }
+
+    /// The PEM file of the CA to trust for a registry from [`Registry::serve_over_tls`].
+    pub fn ca_file(&self) -> &Path {
+        self.ca_file
+            .as_deref()
+            .expect("ca_file: this registry speaks plain HTTP; see serve_over_tls")
+    }
+
+    fn launch(
+        auth: Auth,
+        shared_storage: Option<PathBuf>,
+        tls: bool,
+        auth_config: impl FnOnce(&Path) -> String,
+    ) -> Registry {
         let binary = find_docker_registry();
         let dir = tempfile::Builder::new()
             .prefix("pin-test-registry-")
@@ -85,12 +109,18 @@ impl Registry {
             .expect("create registry temp dir");
         let port = free_port();
         let host = format!("127.0.0.1:{port}");
-        let storage = dir.path().join("storage");
+        let storage = shared_storage.unwrap_or_else(|| dir.path().join("storage"));
+        let (tls_config, ca_file) = if tls {
+            let (config, ca_file) = write_tls_files(dir.path());
+            (config, Some(ca_file))
+        } else {
+            (String::new(), None)
+        };
         let config = format!(
             "version: 0.1\n\
              log: {{level: error, accesslog: {{disabled: true}}}}\n\
              storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
-             http: {{addr: {host}, secret: pin-test-secret}}\n{}",
+             http: {{addr: {host}, secret: pin-test-secret{tls_config}}}\n{}",
             path_str(&storage),
             auth_config(dir.path()),
         );
@@ -118,6 +148,8 @@ impl Registry {
             host,
             dir,
             auth,
+            storage,
+            ca_file,
             agent,
         };
         registry.wait_until_ready(&log_path);
@@ -136,7 +168,14 @@ impl Registry {
                     fs::read_to_string(log_path).unwrap_or_default()
                 );
             }
-            if self.agent.get(&url).call().is_ok() {
+            // Over HTTPS (which the harness's client does not speak) an open port is
+            // enough: the registry listens only once it is set up.
+            let up = if self.ca_file.is_some() {
+                std::net::TcpStream::connect(&self.host).is_ok()
+            } else {
+                self.agent.get(&url).call().is_ok()
+            };
+            if up {
                 return;
             }
             if Instant::now() > deadline {
@@ -195,6 +234,42 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A test CA and a certificate for 127.0.0.1 signed by it, written to `dir`; returns
+/// the registry's `http.tls` settings and the CA file.
+fn write_tls_files(dir: &Path) -> (String, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "pin test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+        .expect("self-sign CA");
+    let key = KeyPair::generate().expect("server key");
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("server certificate params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let certificate = params
+        .signed_by(&key, &ca)
+        .expect("sign server certificate");
+    let (certificate_file, key_file, ca_file) = (
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+        dir.join("ca.pem"),
+    );
+    fs::write(&certificate_file, certificate.pem()).expect("write server certificate");
+    fs::write(&key_file, key.serialize_pem()).expect("write server key");
+    fs::write(&ca_file, ca.pem()).expect("write CA certificate");
+    let config = format!(
+        ", tls: {{certificate: {}, key: {}}}",
+        path_str(&certificate_file),
+        path_str(&key_file)
+    );
+    (config, ca_file)
 }
 
 fn find_docker_registry() -> PathBuf {
