@@ -107,8 +107,6 @@ impl Registry {
             .prefix("pin-test-registry-")
             .tempdir()
             .expect("create registry temp dir");
-        let port = free_port();
-        let host = format!("127.0.0.1:{port}");
         let storage = shared_storage.unwrap_or_else(|| dir.path().join("storage"));
         let (tls_config, ca_file) = if tls {
             let (config, ca_file) = write_tls_files(dir.path());
@@ -116,26 +114,9 @@ impl Registry {
         } else {
             (String::new(), None)
         };
-        let config = format!(
-            "version: 0.1\n\
-             log: {{level: error, accesslog: {{disabled: true}}}}\n\
-             storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
-             http: {{addr: {host}, secret: pin-test-secret{tls_config}}}\n{}",
-            path_str(&storage),
-            auth_config(dir.path()),
-        );
+        let auth_config = auth_config(dir.path());
         let config_path = dir.path().join("config.yml");
-        fs::write(&config_path, config).expect("write registry config");
         let log_path = dir.path().join("registry.log");
-        let log = fs::File::create(&log_path).expect("create registry log");
-        let child = Command::new(binary)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn docker-registry");
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -143,49 +124,49 @@ impl Registry {
                 .timeout_global(Some(Duration::from_secs(30)))
                 .build(),
         );
-        let mut registry = Registry {
-            child,
-            host,
-            dir,
-            auth,
-            storage,
-            ca_file,
-            agent,
-        };
-        registry.wait_until_ready(&log_path);
-        registry
-    }
-
-    /// Waits until `GET /v2/` answers with any HTTP status (401 counts: it is up).
-    fn wait_until_ready(&mut self, log_path: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let url = format!("{}/v2/", self.url());
+        // Another test may take the free port before the registry binds it: try again.
+        let mut attempts = 3;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "docker-registry exited ({status}) before answering; its log {}:\n{}",
+            attempts -= 1;
+            let host = format!("127.0.0.1:{}", free_port());
+            let config = format!(
+                "version: 0.1\n\
+                 log: {{level: error, accesslog: {{disabled: true}}}}\n\
+                 storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
+                 http: {{addr: {host}, secret: pin-test-secret{tls_config}}}\n{auth_config}",
+                path_str(&storage),
+            );
+            fs::write(&config_path, config).expect("write registry config");
+            let log = fs::File::create(&log_path).expect("create registry log");
+            let mut child = Command::new(&binary)
+                .arg("serve")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("clone log handle"))
+                .stderr(log)
+                .spawn()
+                .expect("spawn docker-registry");
+            let ready = wait_until_ready(&mut child, &host, tls, &agent);
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            match ready {
+                Ok(()) => {
+                    return Registry {
+                        child,
+                        host,
+                        dir,
+                        auth,
+                        storage,
+                        ca_file,
+                        agent,
+                    };
+                }
+                Err(_) if attempts > 0 && log.contains("address already in use") => continue,
+                Err(problem) => panic!(
+                    "docker-registry {problem}; config {}, log {}:\n{log}",
+                    config_path.display(),
                     log_path.display(),
-                    fs::read_to_string(log_path).unwrap_or_default()
-                );
+                ),
             }
-            // Over HTTPS (which the harness's client does not speak) an open port is
-            // enough: the registry listens only once it is set up.
-            let up = if self.ca_file.is_some() {
-                std::net::TcpStream::connect(&self.host).is_ok()
-            } else {
-                self.agent.get(&url).call().is_ok()
-            };
-            if up {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "docker-registry did not answer GET {url} within 10 s; its log {}:\n{}",
-                    log_path.display(),
-                    fs::read_to_string(log_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(25));
         }
     }
 
@@ -270,6 +251,39 @@ fn write_tls_files(dir: &Path) -> (String, PathBuf) {
         path_str(&key_file)
     );
     (config, ca_file)
+}
+
+/// Waits until `GET /v2/` answers with any HTTP status (401 counts: it is up); kills
+/// the process if it does not within 10 s.
+fn wait_until_ready(
+    child: &mut Child,
+    host: &str,
+    tls: bool,
+    agent: &ureq::Agent,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let url = format!("http://{host}/v2/");
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited ({status}) before answering on {host}"));
+        }
+        // Over HTTPS (which the harness's client does not speak) an open port is
+        // enough: the registry listens only once it is set up.
+        let up = if tls {
+            std::net::TcpStream::connect(host).is_ok()
+        } else {
+            agent.get(&url).call().is_ok()
+        };
+        if up {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("did not answer GET {url} within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
 }
 
 fn find_docker_registry() -> PathBuf {
