@@ -618,3 +618,35 @@ fn unreadable_ca_file_is_refused_when_the_resolver_is_made() {
     .expect("a file without certificates is an error");
     assert!(error.contains("not.pem"), "{error}");
 }
+
+#[test]
+fn harness_token_server_grants_pull_to_known_users_only() {
+    let registry = Registry::start_with_token_auth(TokenOptions {
+        anonymous_pull: false,
+        users: vec![("alice".to_string(), "secret".to_string())],
+    });
+    let tokens = registry.token_server().unwrap();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let url = format!(
+        "{}?service={}&scope=repository%3Aprivate%2Fapp%3Apull",
+        tokens.realm(),
+        support::token::SERVICE
+    );
+    let status = |credentials: Option<&str>| {
+        let mut request = agent.get(&url);
+        if let Some(credentials) = credentials {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+            request = request.header("Authorization", format!("Basic {encoded}"));
+        }
+        request.call().unwrap().status().as_u16()
+    };
+    assert_eq!(status(None), 401);
+    assert_eq!(status(Some("alice:wrong")), 401);
+    assert_eq!(status(Some("alice:secret")), 200);
+    assert_eq!(tokens.requests_for("repository:private/app:pull"), 3);
+}
