@@ -256,14 +256,21 @@ impl RegistryResolver {
                     tag.to_string(),
                 );
                 // oci-client's own lookups swallow token errors; `auth` reports them.
-                let token = self
-                    .oci
-                    .auth(
-                        &reference,
-                        &RegistryAuth::Anonymous,
-                        RegistryOperation::Pull,
-                    )
+                let flow = self.oci.auth(
+                    &reference,
+                    &RegistryAuth::Anonymous,
+                    RegistryOperation::Pull,
+                );
+                // oci-client sets no overall timeout; the flow is two requests.
+                let token = tokio::time::timeout(2 * REQUEST_TIMEOUT, flow)
                     .await
+                    .map_err(|_| {
+                        ResolveErrorKind::Network(format!(
+                            "no answer from {} or its token endpoint within {} s",
+                            endpoint.host,
+                            (2 * REQUEST_TIMEOUT).as_secs()
+                        ))
+                    })?
                     .map_err(|e| token_error(e, &endpoint.host))?;
                 Ok::<_, ResolveErrorKind>((token, Instant::now()))
             })
