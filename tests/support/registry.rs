@@ -30,19 +30,22 @@ pub struct Registry {
     host: String,
     dir: TempDir,
     auth: Auth,
+    storage: PathBuf,
+    /// The CA that signed this registry's certificate, when it speaks HTTPS.
+    ca_file: Option<PathBuf>,
     pub(crate) agent: ureq::Agent,
 }
 
 impl Registry {
     /// A registry without authentication.
     pub fn start() -> Registry {
-        Registry::launch(Auth::None, |_| String::new())
+        Registry::launch(Auth::None, None, false, |_| String::new())
     }
 
     /// A registry that requires HTTP basic auth for everything. `users` are added to the
     /// htpasswd file besides the harness's own [`ADMIN_USER`].
     pub fn start_with_basic_auth(users: &[(&str, &str)]) -> Registry {
-        Registry::launch(Auth::Basic, |dir| {
+        Registry::launch(Auth::Basic, None, false, |dir| {
             let file = dir.join("htpasswd");
             let mut all = vec![(ADMIN_USER, ADMIN_PASSWORD)];
             all.extend_from_slice(users);
@@ -68,7 +71,7 @@ impl Registry {
     pub fn start_with_token_auth(options: TokenOptions) -> Registry {
         let server = TokenServer::start(options);
         let config = server.registry_auth_config();
-        let mut registry = Registry::launch(Auth::None, |dir| {
+        let mut registry = Registry::launch(Auth::None, None, false, |dir| {
             let bundle = dir.join("token-root.pem");
             fs::write(&bundle, server.certificate_pem()).expect("write token root bundle");
             config.replace("ROOTCERTBUNDLE", path_str(&bundle))
@@ -77,35 +80,43 @@ impl Registry {
         registry
     }
 
-    fn launch(auth: Auth, auth_config: impl FnOnce(&Path) -> String) -> Registry {
+    /// Another registry process serving this one's storage over HTTPS, with a
+    /// certificate for 127.0.0.1 signed by a fresh test CA ([`Registry::ca_file`]).
+    /// Push to `self` (the harness speaks plain HTTP only); read through the copy.
+    pub fn serve_over_tls(&self) -> Registry {
+        Registry::launch(Auth::None, Some(self.storage.clone()), true, |_| {
+            String::new()
+        })
+    }
+
+    /// The PEM file of the CA to trust for a registry from [`Registry::serve_over_tls`].
+    pub fn ca_file(&self) -> &Path {
+        self.ca_file
+            .as_deref()
+            .expect("ca_file: this registry speaks plain HTTP; see serve_over_tls")
+    }
+
+    fn launch(
+        auth: Auth,
+        shared_storage: Option<PathBuf>,
+        tls: bool,
+        auth_config: impl FnOnce(&Path) -> String,
+    ) -> Registry {
         let binary = find_docker_registry();
         let dir = tempfile::Builder::new()
             .prefix("pin-test-registry-")
             .tempdir()
             .expect("create registry temp dir");
-        let port = free_port();
-        let host = format!("127.0.0.1:{port}");
-        let storage = dir.path().join("storage");
-        let config = format!(
-            "version: 0.1\n\
-             log: {{level: error, accesslog: {{disabled: true}}}}\n\
-             storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
-             http: {{addr: {host}, secret: pin-test-secret}}\n{}",
-            path_str(&storage),
-            auth_config(dir.path()),
-        );
+        let storage = shared_storage.unwrap_or_else(|| dir.path().join("storage"));
+        let (tls_config, ca_file) = if tls {
+            let (config, ca_file) = write_tls_files(dir.path());
+            (config, Some(ca_file))
+        } else {
+            (String::new(), None)
+        };
+        let auth_config = auth_config(dir.path());
         let config_path = dir.path().join("config.yml");
-        fs::write(&config_path, config).expect("write registry config");
         let log_path = dir.path().join("registry.log");
-        let log = fs::File::create(&log_path).expect("create registry log");
-        let child = Command::new(binary)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn docker-registry");
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -113,40 +124,49 @@ impl Registry {
                 .timeout_global(Some(Duration::from_secs(30)))
                 .build(),
         );
-        let mut registry = Registry {
-            child,
-            host,
-            dir,
-            auth,
-            agent,
-        };
-        registry.wait_until_ready(&log_path);
-        registry
-    }
-
-    /// Waits until `GET /v2/` answers with any HTTP status (401 counts: it is up).
-    fn wait_until_ready(&mut self, log_path: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let url = format!("{}/v2/", self.url());
+        // Another test may take the free port before the registry binds it: try again.
+        let mut attempts = 3;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "docker-registry exited ({status}) before answering; its log {}:\n{}",
+            attempts -= 1;
+            let host = format!("127.0.0.1:{}", free_port());
+            let config = format!(
+                "version: 0.1\n\
+                 log: {{level: error, accesslog: {{disabled: true}}}}\n\
+                 storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
+                 http: {{addr: {host}, secret: pin-test-secret{tls_config}}}\n{auth_config}",
+                path_str(&storage),
+            );
+            fs::write(&config_path, config).expect("write registry config");
+            let log = fs::File::create(&log_path).expect("create registry log");
+            let mut child = Command::new(&binary)
+                .arg("serve")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("clone log handle"))
+                .stderr(log)
+                .spawn()
+                .expect("spawn docker-registry");
+            let ready = wait_until_ready(&mut child, &host, tls, &agent);
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            match ready {
+                Ok(()) => {
+                    return Registry {
+                        child,
+                        host,
+                        dir,
+                        auth,
+                        storage,
+                        ca_file,
+                        agent,
+                    };
+                }
+                Err(_) if attempts > 0 && log.contains("address already in use") => continue,
+                Err(problem) => panic!(
+                    "docker-registry {problem}; config {}, log {}:\n{log}",
+                    config_path.display(),
                     log_path.display(),
-                    fs::read_to_string(log_path).unwrap_or_default()
-                );
+                ),
             }
-            if self.agent.get(&url).call().is_ok() {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "docker-registry did not answer GET {url} within 10 s; its log {}:\n{}",
-                    log_path.display(),
-                    fs::read_to_string(log_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(25));
         }
     }
 
@@ -197,6 +217,75 @@ impl Drop for Registry {
     }
 }
 
+/// A test CA and a certificate for 127.0.0.1 signed by it, written to `dir`; returns
+/// the registry's `http.tls` settings and the CA file.
+fn write_tls_files(dir: &Path) -> (String, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "pin test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+        .expect("self-sign CA");
+    let key = KeyPair::generate().expect("server key");
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("server certificate params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let certificate = params
+        .signed_by(&key, &ca)
+        .expect("sign server certificate");
+    let (certificate_file, key_file, ca_file) = (
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+        dir.join("ca.pem"),
+    );
+    fs::write(&certificate_file, certificate.pem()).expect("write server certificate");
+    fs::write(&key_file, key.serialize_pem()).expect("write server key");
+    fs::write(&ca_file, ca.pem()).expect("write CA certificate");
+    let config = format!(
+        ", tls: {{certificate: {}, key: {}}}",
+        path_str(&certificate_file),
+        path_str(&key_file)
+    );
+    (config, ca_file)
+}
+
+/// Waits until `GET /v2/` answers with any HTTP status (401 counts: it is up); kills
+/// the process if it does not within 10 s.
+fn wait_until_ready(
+    child: &mut Child,
+    host: &str,
+    tls: bool,
+    agent: &ureq::Agent,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let url = format!("http://{host}/v2/");
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited ({status}) before answering on {host}"));
+        }
+        // Over HTTPS (which the harness's client does not speak) an open port is
+        // enough: the registry listens only once it is set up.
+        let up = if tls {
+            std::net::TcpStream::connect(host).is_ok()
+        } else {
+            agent.get(&url).call().is_ok()
+        };
+        if up {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("did not answer GET {url} within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 fn find_docker_registry() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -211,7 +300,7 @@ fn find_docker_registry() -> PathBuf {
 }
 
 /// A port that was free a moment ago (the OS picks it; the registry binds it next).
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("find a free port on 127.0.0.1")
