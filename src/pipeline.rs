@@ -306,7 +306,7 @@ pub fn lookups(scanned: &[Scanned], options: &Options) -> Vec<Lookup> {
         .iter()
         .flat_map(|file| &file.references)
         .filter_map(|reference| match &reference.target {
-            Target::Image(image) if needs_lookup(image, options) => Some(Lookup::of(image)),
+            Target::Image(image) if needs_lookup(image, options) => Some(Lookup::refreshing(image)),
             _ => None,
         })
         .collect();
@@ -401,7 +401,7 @@ fn status_of(reference: &Reference, resolutions: &Resolutions, options: &Options
         return Status::Violation(violation);
     }
     let resolved = if needs_lookup(image, options) {
-        resolutions.get(&Lookup::of(image))
+        resolutions.get(&Lookup::refreshing(image))
     } else {
         None
     };
@@ -589,7 +589,9 @@ mod tests {
         let pinned = format!("a:1@{}", digest(1));
         let text = format!("FROM {pinned}\n");
         let mut resolutions = Resolutions::new();
-        resolutions.insert(lookup("a:1"), Ok(digest(2)));
+        let refreshing = Lookup::refreshing(&ImageRef::parse(&pinned).unwrap());
+        assert_eq!(refreshing.pinned, Some(digest(1).to_string()));
+        resolutions.insert(refreshing, Ok(digest(2)));
         for (mode, expected) in [
             (
                 Mode::Write,

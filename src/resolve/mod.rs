@@ -27,6 +27,9 @@ pub struct Lookup {
     pub repository: String,
     /// The tag (`latest` when none was written).
     pub tag: String,
+    /// Under `--update`, the digest the reference is pinned to now. A resolver keeps
+    /// the platform of a pin to one platform's manifest of a multi-arch tag.
+    pub pinned: Option<String>,
 }
 
 impl Lookup {
@@ -36,6 +39,15 @@ impl Lookup {
             registry: image.registry().to_string(),
             repository: image.repository(),
             tag: image.tag_or_latest().to_string(),
+            pinned: None,
+        }
+    }
+
+    /// The lookup that re-resolves `image`'s tag, knowing the digest it is pinned to.
+    pub fn refreshing(image: &ImageRef) -> Lookup {
+        Lookup {
+            pinned: image.digest().map(str::to_string),
+            ..Lookup::of(image)
         }
     }
 }

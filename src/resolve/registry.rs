@@ -572,6 +572,7 @@ mod tests {
             registry: "docker.io".into(),
             repository: "library/python".into(),
             tag: "3.12".into(),
+            pinned: None,
         };
         let endpoint = resolver.endpoint(&lookup);
         assert_eq!(endpoint.host, "127.0.0.1:5000");
