@@ -34,6 +34,7 @@ use std::ops::Range;
 use self::lexer::{Located, LocatedText};
 use self::words::{Modifier, Word};
 use super::{ExtractError, Reference, Site, SkipReason};
+use crate::source::Span;
 
 /// ARGs BuildKit sets itself for every build: their value is not in the file.
 const PLATFORM_ARGS: [&str; 8] = [
@@ -133,8 +134,8 @@ struct Reader<'a> {
     stage_args: HashMap<String, Binding>,
     /// Whether a `FROM` has been seen: ARGs are stage-scoped from then on.
     in_stage: bool,
-    /// Literal ARG defaults, by index.
-    defaults: Vec<LocatedText>,
+    /// Literal ARG defaults, by index, with the span of the value as written.
+    defaults: Vec<(LocatedText, Span)>,
     /// Defaults already reported.
     emitted_defaults: HashSet<usize>,
     references: Vec<Reference>,
@@ -243,7 +244,8 @@ impl Reader<'_> {
         match words::analyze(value, self.escape) {
             Word::Literal(literal) if literal.is_empty() => Binding::Empty,
             Word::Literal(literal) => {
-                self.defaults.push(literal);
+                let written = value.covering_span(0);
+                self.defaults.push((literal, written));
                 Binding::Default(self.defaults.len() - 1)
             }
             _ => Binding::Unknown,
@@ -272,11 +274,11 @@ impl Reader<'_> {
         let span = value.covering_span(fallback);
         let word = words::analyze(value, self.escape);
         match self.resolve(word, scope, 0) {
-            Resolved::Literal(literal) => self.name(&literal, site, use_),
+            Resolved::Literal(literal) => self.name(&literal, span, site, use_),
             Resolved::Default(index) => {
                 if self.emitted_defaults.insert(index) {
-                    let literal = self.defaults[index].clone();
-                    self.name(&literal, Site::ArgDefault, use_);
+                    let (literal, written) = self.defaults[index].clone();
+                    self.name(&literal, written, Site::ArgDefault, use_);
                 }
             }
             Resolved::Skip(reason) => self.references.push(Reference::skip(span, site, reason)),
@@ -309,13 +311,14 @@ impl Reader<'_> {
         }
     }
 
-    /// Report a literal name: a stage, `scratch`, or an image.
-    fn name(&mut self, literal: &LocatedText, site: Site, use_: Use) {
+    /// Report a literal name: a stage, `scratch`, or an image. `written` is the
+    /// span of the value as written, quotes and all.
+    fn name(&mut self, literal: &LocatedText, written: Span, site: Site, use_: Use) {
         let span = match literal.span() {
             None => return,
             Some(Ok(span)) => span,
-            Some(Err(covering)) => {
-                let skip = Reference::skip(covering, site, SkipReason::Templated);
+            Some(Err(_)) => {
+                let skip = Reference::skip(written, site, SkipReason::Templated);
                 self.references.push(skip);
                 return;
             }
