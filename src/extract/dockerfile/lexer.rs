@@ -84,7 +84,7 @@ impl<'a> Located<'a> {
     }
 
     /// An owned copy.
-    pub fn to_text(&self) -> LocatedText {
+    pub fn to_text(self) -> LocatedText {
         LocatedText {
             text: self.text.to_string(),
             origin: self.origin.to_vec(),
