@@ -260,6 +260,8 @@ fn run_mount_from() {
             ("python:3.12", "run-mount-from", PYTHON),
             ("base", "run-mount-from", "stage"),
             ("ghcr.io/o/r:1", "run-mount-from", "ghcr.io/o/r:1"),
+            // BuildKit refuses variables in `from=`.
+            ("${IMG}", "run-mount-from", "unresolved-variable"),
         ],
     );
 }
@@ -424,7 +426,8 @@ fn copy_from_variable() {
         &[
             ("ghcr.io/org/tools:1", "arg-default", "ghcr.io/org/tools:1"),
             ("alpine:3.20", "from", ALPINE),
-            ("busybox:1.36", "arg-default", BUSYBOX),
+            // `--from` sees global ARGs only, not the stage's.
+            ("$LOCAL", "copy-from", "unresolved-variable"),
             ("$UNKNOWN", "copy-from", "unresolved-variable"),
             ("nginx:1.27", "copy-from", "docker.io/library/nginx:1.27"),
             ("tools-${TOOLS}", "copy-from", "templated"),

@@ -13,10 +13,11 @@
 //! - A global ARG whose default is used as a whole `FROM` operand is reported once, at
 //!   its default, with site `arg-default`. A default that is empty or holds variables
 //!   is `unresolved-variable` at the `FROM`.
-//! - `COPY --from` and `RUN --mount=…,from=` read their variables with the ARGs the
-//!   stage declared (an `ARG X` in the stage takes the global default of `X`); ENV
-//!   values are not followed. A whole-variable value that resolves to an ARG default
-//!   is reported at that default (`arg-default`), once.
+//! - `COPY --from` expands variables with the global ARGs only, as BuildKit does
+//!   (moby/buildkit#2374), so `COPY --from=$IMAGE` reports the global default of
+//!   `IMAGE` (`arg-default`, once); a stage's own ARGs are `unresolved-variable`.
+//! - BuildKit refuses variables in `RUN --mount=…,from=` ("define alias stage
+//!   instead"); we report such a value as `unresolved-variable` rather than fail.
 //! - `ONBUILD` instructions run in another build, so no ARG is known there: only
 //!   `${X:-image}` yields an image; names of this file's stages and numbers are still
 //!   taken as stages, the likeliest meaning.
@@ -60,7 +61,6 @@ pub fn extract(text: &str) -> Result<Vec<Reference>, ExtractError> {
         all_stages: stage_names(&lexed.instructions),
         stages_above: HashSet::new(),
         global_args: HashMap::new(),
-        stage_args: HashMap::new(),
         in_stage: false,
         defaults: Vec::new(),
         emitted_defaults: HashSet::new(),
@@ -95,10 +95,8 @@ enum Binding {
 /// Which ARGs a variable is looked up in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
-    /// `FROM`: the ARGs declared before the first `FROM`.
+    /// `FROM`, `COPY --from`: the ARGs declared before the first `FROM`.
     Global,
-    /// `COPY --from`, `RUN --mount`: the ARGs the current stage declared.
-    Stage,
     /// `ONBUILD`: another build's; none known.
     Downstream,
 }
@@ -131,7 +129,6 @@ struct Reader<'a> {
     /// The stage names defined so far, lower-cased.
     stages_above: HashSet<String>,
     global_args: HashMap<String, Binding>,
-    stage_args: HashMap<String, Binding>,
     /// Whether a `FROM` has been seen: ARGs are stage-scoped from then on.
     in_stage: bool,
     /// Literal ARG defaults, by index, with the span of the value as written.
@@ -149,7 +146,7 @@ impl Reader<'_> {
         let scope = if onbuild {
             Scope::Downstream
         } else {
-            Scope::Stage
+            Scope::Global
         };
         match keyword.as_str() {
             "from" if !onbuild => self.from(line, rest),
@@ -178,7 +175,14 @@ impl Reader<'_> {
                     let fallback = raw.covering_span(0).start;
                     let mount = words::unquote_flag(raw);
                     for (key, value) in words::mount_fields(mount.located()) {
-                        if key == "from" {
+                        if key != "from" {
+                            continue;
+                        }
+                        if has_variable(&value.text) {
+                            let span = value.located().covering_span(fallback);
+                            let reason = SkipReason::UnresolvedVariable;
+                            self.references.push(Reference::skip(span, site, reason));
+                        } else {
                             self.operand(value.located(), fallback, site, Use::CopyFrom, scope);
                         }
                     }
@@ -204,11 +208,14 @@ impl Reader<'_> {
             self.stages_above.insert(name);
         }
         self.in_stage = true;
-        self.stage_args.clear();
     }
 
-    /// `ARG A`, `ARG A=1 B="2"`: before the first FROM global, after it stage-scoped.
+    /// `ARG A`, `ARG A=1 B="2"` before the first FROM: global ARGs. Later ARGs are
+    /// stage-scoped, and neither FROM nor `--from` sees them.
     fn arg(&mut self, line: Located<'_>, rest: usize) {
+        if self.in_stage {
+            return;
+        }
         for word in words::shell_words(&line.text[rest..], self.escape) {
             let word = rest + word.start..rest + word.end;
             let text = &line.text[word.clone()];
@@ -217,14 +224,10 @@ impl Reader<'_> {
                     let value = line.slice(word.start + eq + 1..word.end);
                     (&text[..eq], self.binding_of(value))
                 }
-                // Re-declared without a value, an ARG keeps its default; in a stage
-                // it takes the global one.
+                // Re-declared without a value, an ARG keeps its default.
                 None => {
-                    let earlier = match self.in_stage {
-                        true => self.stage_args.get(text).or(self.global_args.get(text)),
-                        false => self.global_args.get(text),
-                    };
-                    (text, earlier.copied().unwrap_or(Binding::Unset))
+                    let earlier = self.global_args.get(text).copied();
+                    (text, earlier.unwrap_or(Binding::Unset))
                 }
             };
             let binding = if PLATFORM_ARGS.contains(&name) {
@@ -232,11 +235,7 @@ impl Reader<'_> {
             } else {
                 binding
             };
-            let scope = match self.in_stage {
-                true => &mut self.stage_args,
-                false => &mut self.global_args,
-            };
-            scope.insert(name.to_string(), binding);
+            self.global_args.insert(name.to_string(), binding);
         }
     }
 
@@ -256,7 +255,6 @@ impl Reader<'_> {
         let found = match scope {
             Scope::Global if PLATFORM_ARGS.contains(&name) => return Binding::Unknown,
             Scope::Global => self.global_args.get(name),
-            Scope::Stage => self.stage_args.get(name),
             Scope::Downstream => None,
         };
         found.copied().unwrap_or(Binding::Unset)
@@ -339,6 +337,11 @@ impl Reader<'_> {
         };
         self.references.push(reference);
     }
+}
+
+/// BuildKit's test for a variable in `from=`: a `$` followed by anything.
+fn has_variable(value: &str) -> bool {
+    value.find('$').is_some_and(|i| i + 1 < value.len())
 }
 
 /// The raw values of the flags called `name`.
