@@ -439,6 +439,7 @@ fn copy_from_variable() {
 fn bom_and_crlf() {
     let text = read("bom-and-crlf.Dockerfile");
     let references = extract(FileKind::Dockerfile, &text).unwrap();
+    assert!(text.contains("\r\n"));
     // Spans count the BOM's three bytes.
     assert_eq!(references[0].span.start, "\u{feff}# syntax=".len());
     assert_references(
@@ -536,6 +537,7 @@ fn real_world_windows_backtick() {
 
 #[test]
 fn real_world_crlf_node() {
+    assert!(read("real-world/crlf-node.Dockerfile").contains("\r\n"));
     let node = "docker.io/library/node:20-alpine";
     assert_references(
         "real-world/crlf-node.Dockerfile",
@@ -549,6 +551,8 @@ fn real_world_crlf_node() {
 
 #[test]
 fn real_world_bom_go() {
+    let text = read("real-world/bom-go.Dockerfile");
+    assert!(text.starts_with('\u{feff}') && !text.ends_with('\n'));
     assert_references(
         "real-world/bom-go.Dockerfile",
         &[
