@@ -706,3 +706,21 @@ fn large_file_is_read_in_linear_time() {
     // One arg-default, then one stage per COPY.
     assert_eq!(references.len(), 1 + 5000);
 }
+
+#[test]
+fn directive_syntax_after_shebang() {
+    // The frontend still finds `# syntax=` below a `#!` line, and only the first
+    // word is the image; the parser itself ends directives at the `#!` line, so the
+    // `# escape=` is a comment and `\` still continues lines.
+    assert_references(
+        "directive-syntax-after-shebang.Dockerfile",
+        &[
+            (
+                "docker/dockerfile:1.7",
+                "syntax",
+                "docker.io/docker/dockerfile:1.7",
+            ),
+            ("alpine:3.20", "from", ALPINE),
+        ],
+    );
+}

@@ -133,6 +133,17 @@ pub struct Lexed {
     pub instructions: Vec<LocatedText>,
 }
 
+/// How far parser directives are still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Directives {
+    /// At the top of the file: every directive counts.
+    Open,
+    /// After a `#!` first line: only `syntax` counts (for `DetectSyntax`).
+    SyntaxOnly,
+    /// After the first line that is not a directive.
+    Done,
+}
+
 /// One physical line: where it starts and its text without `\r`/`\n` at the end.
 struct Line<'a> {
     start: usize,
@@ -174,18 +185,27 @@ pub fn lex(text: &str) -> Result<Lexed, ExtractError> {
         escape: '\\',
         ..Lexed::default()
     };
-    let mut directives_done = false;
+    let mut directives = Directives::Open;
     let mut seen = HashSet::new();
 
     while let Some(line) = lines.next() {
         let trimmed = line.text.trim_start();
         let start = line.start + (line.text.len() - trimmed.len());
-        if !directives_done {
+        // The parser ends its directives at a `#!` first line, but the frontend's
+        // `DetectSyntax` skips that line and still reads `# syntax=` below it.
+        if line.start == body_start && trimmed.starts_with("#!") {
+            directives = Directives::SyntaxOnly;
+            continue;
+        }
+        if directives != Directives::Done {
             match parse_directive(trimmed) {
                 // BuildKit refuses a repeated directive; we read the repeat as the
                 // comment that ends the directives, so the first value stands.
                 Some((name, value)) if seen.insert(name.clone()) => {
                     let value_text = &trimmed[value.clone()];
+                    if directives == Directives::SyntaxOnly && name != "syntax" {
+                        continue;
+                    }
                     if name == "escape" {
                         lexed.escape = match value_text {
                             "\\" => '\\',
@@ -208,7 +228,7 @@ pub fn lex(text: &str) -> Result<Lexed, ExtractError> {
                     });
                     continue;
                 }
-                _ => directives_done = true,
+                _ => directives = Directives::Done,
             }
         }
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -378,6 +398,15 @@ mod tests {
         let repeated = lex("# syntax=a\n# syntax=b\n# escape=`\nFROM a\n").unwrap();
         assert_eq!(repeated.directives.len(), 1);
         assert_eq!(repeated.escape, '\\');
+    }
+
+    #[test]
+    fn shebang_keeps_syntax_but_ends_escape() {
+        let text = "#!/usr/bin/env buildx\n# syntax=docker/dockerfile:1\n# escape=`\nFROM a\n";
+        let lexed = lex(text).unwrap();
+        let names: Vec<_> = lexed.directives.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["syntax"]);
+        assert_eq!(lexed.escape, '\\');
     }
 
     #[test]

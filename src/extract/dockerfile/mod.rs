@@ -67,9 +67,15 @@ pub fn extract(text: &str) -> Result<Vec<Reference>, ExtractError> {
         references: Vec::new(),
     };
     for directive in &lexed.directives {
-        if directive.name == "syntax" && !directive.value.of(text).is_empty() {
-            let reference = Reference::new(text, directive.value, Site::Syntax);
-            reader.references.push(reference);
+        // The frontend image is the value up to the first space; the rest is
+        // arguments for it (BuildKit's `DetectSyntax`).
+        let value = directive.value.of(text);
+        let image = &value[..value.find(' ').unwrap_or(value.len())];
+        if directive.name == "syntax" && !image.is_empty() {
+            let span = Span::new(directive.value.start, directive.value.start + image.len());
+            reader
+                .references
+                .push(Reference::new(text, span, Site::Syntax));
         }
     }
     for line in &lexed.instructions {
