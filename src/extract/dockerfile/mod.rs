@@ -81,6 +81,8 @@ pub fn extract(text: &str) -> Result<Vec<Reference>, ExtractError> {
     for line in &lexed.instructions {
         reader.instruction(line.located(), false);
     }
+    // An ARG default is reported where it is used, which may be far below it.
+    reader.references.sort_by_key(|r| r.span);
     Ok(reader.references)
 }
 
@@ -398,4 +400,83 @@ fn stage_names(instructions: &[LocatedText]) -> HashSet<String> {
         }
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Target;
+
+    /// (text at span, site, skip reason or "image") of every reference.
+    fn summary(text: &str) -> Vec<(&str, &'static str, &'static str)> {
+        extract(text)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let target = match r.target {
+                    Target::Image(_) => "image",
+                    Target::Skip(reason) => reason.as_str(),
+                };
+                (r.span.of(text), r.site.as_str(), target)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arg_default_is_reported_once_for_every_use() {
+        let text = "ARG B=python:3.12\nFROM $B AS a\nFROM ${B}\nFROM ${B:-x}\nCOPY --from=$B / /\n";
+        assert_eq!(summary(text), [("python:3.12", "arg-default", "image")]);
+    }
+
+    #[test]
+    fn arg_default_naming_a_stage_above_is_a_stage() {
+        let text = "ARG B=build\nFROM alpine AS build\nFROM $B\n";
+        assert_eq!(
+            summary(text),
+            [
+                ("build", "arg-default", "stage"),
+                ("alpine", "from", "image")
+            ]
+        );
+    }
+
+    #[test]
+    fn from_words_split_at_buildkit_whitespace() {
+        let line = "FROM\ta  AS\u{b}b ";
+        let words: Vec<_> = separated_words(line, 4)
+            .into_iter()
+            .map(|r| &line[r])
+            .collect();
+        assert_eq!(words, ["a", "AS", "b"]);
+        assert_eq!(
+            stage_name(line, &separated_words(line, 4)),
+            Some("b".to_string())
+        );
+        assert_eq!(
+            stage_name("FROM a b c", &separated_words("FROM a b c", 4)),
+            None
+        );
+    }
+
+    #[test]
+    fn mount_from_variable_test_follows_buildkit() {
+        assert!(has_variable("$X"));
+        assert!(has_variable("a${X}"));
+        assert!(!has_variable("a$"));
+        assert!(!has_variable("alpine"));
+    }
+
+    #[test]
+    fn empty_and_degenerate_files() {
+        for text in [
+            "",
+            "\u{feff}",
+            "\n\n",
+            "# just a comment",
+            "FROM",
+            "COPY --from= a b",
+        ] {
+            assert_eq!(summary(text), [], "{text:?}");
+        }
+    }
 }
