@@ -1,0 +1,2 @@
+FROM python:3.12@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+FROM alpine:3.20

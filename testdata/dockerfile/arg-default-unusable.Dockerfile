@@ -1,0 +1,7 @@
+ARG REGISTRY=docker.io
+ARG IMAGE=$REGISTRY/library/python:3.12
+ARG EMPTY=
+FROM $IMAGE
+FROM ${EMPTY}
+FROM ${EMPTY:-alpine:3.20}
+FROM ${EMPTY-alpine:3.20}

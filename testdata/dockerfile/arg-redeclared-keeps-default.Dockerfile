@@ -1,0 +1,5 @@
+ARG BASE=node:20
+ARG BASE
+FROM $BASE AS build
+ARG BASE
+COPY --from=$BASE /a /b

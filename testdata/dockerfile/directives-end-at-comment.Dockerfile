@@ -1,0 +1,3 @@
+# build the app
+# syntax=docker/dockerfile:1
+FROM alpine:3.20

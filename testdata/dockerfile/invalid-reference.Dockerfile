@@ -1,0 +1,4 @@
+FROM Python:3.12
+FROM python:3.12:slim
+FROM {{.Image}}
+FROM ${BROKEN

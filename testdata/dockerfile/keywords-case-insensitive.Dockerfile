@@ -1,0 +1,4 @@
+from alpine:3.20 as Builder
+From builder
+fRoM BUILDER AS other
+copy --from=Other /a /b

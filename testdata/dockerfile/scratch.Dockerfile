@@ -1,0 +1,3 @@
+FROM scratch
+COPY --from=scratch / /
+FROM scratch AS final

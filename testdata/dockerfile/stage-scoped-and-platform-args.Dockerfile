@@ -1,0 +1,7 @@
+FROM alpine:3.20 AS base
+ARG LATE=busybox:1.36
+FROM ${LATE}
+FROM $TARGETARCH
+FROM --platform=$BUILDPLATFORM golang:1.22 AS build
+FROM ${BUILDPLATFORM:-alpine}
+FROM $NEVER_DECLARED

@@ -1,0 +1,6 @@
+ARG TAG
+ARG WITH_DEFAULT=node:20
+FROM ${UNDECLARED:-python:3.12}
+FROM ${TAG:-alpine:3.20}
+FROM ${WITH_DEFAULT:-node:18}
+FROM ${TAG-busybox:1.36}
