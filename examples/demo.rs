@@ -31,6 +31,9 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/debug/pin"));
+    // `pin` runs in the copied folder: make its path absolute first.
+    let pin = std::fs::canonicalize(&pin)
+        .unwrap_or_else(|e| panic!("{}: {e} (build it with cargo build)", pin.display()));
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/demo");
     let work = tempfile::tempdir().expect("a temporary folder");
     copy_tree(&source, work.path());

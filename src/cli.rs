@@ -306,39 +306,61 @@ fn render(outcome: &Outcome, args: &Args, mode: Mode, color: bool) -> String {
 
 fn summary_line(outcome: &Outcome, mode: Mode) -> String {
     let s = Summary::of(outcome);
-    let written = outcome.files.iter().filter(|f| f.written).count();
-    let changing = outcome
-        .files
-        .iter()
-        .filter(|f| f.new_text.is_some())
-        .count();
-    let mut parts = Vec::new();
-    match mode {
-        Mode::Write => parts.push(format!(
-            "{} pinned and {} updated in {written} files",
-            s.pin, s.updated
-        )),
-        Mode::DryRun => parts.push(format!(
-            "{} to pin and {} to update in {changing} files",
-            s.pin, s.updated
-        )),
-        Mode::Check => parts.push(format!("{} not pinned, {} stale", s.pin, s.stale)),
-        Mode::List => parts.push(format!(
-            "{} references in {} files",
-            outcome
+    let files = |n: usize| plural(n, "file");
+    let mut parts = match mode {
+        Mode::Write => {
+            let written = outcome.files.iter().filter(|f| f.written).count();
+            vec![format!(
+                "{} pinned and {} updated in {}",
+                s.pin,
+                s.updated,
+                files(written)
+            )]
+        }
+        Mode::DryRun => {
+            let changing = outcome
                 .files
                 .iter()
-                .map(|f| f.references.len())
-                .sum::<usize>(),
-            s.files
-        )),
-    }
+                .filter(|f| f.new_text.is_some())
+                .count();
+            vec![format!(
+                "{} to pin and {} to update in {}",
+                s.pin,
+                s.updated,
+                files(changing)
+            )]
+        }
+        Mode::Check => vec![
+            format!("{} not pinned", s.pin),
+            format!("{} stale", s.stale),
+        ],
+        Mode::List => {
+            let references = outcome.files.iter().map(|f| f.references.len()).sum();
+            vec![format!(
+                "{} in {}",
+                plural(references, "reference"),
+                files(s.files)
+            )]
+        }
+    };
     parts.push(format!("{} already pinned", s.pinned));
     parts.push(format!("{} skipped", s.skip));
+    if s.violation > 0 {
+        parts.push(format!("{}", plural(s.violation, "policy violation")));
+    }
     if s.error > 0 {
         parts.push(format!("{} failed", s.error));
     }
     format!("pin: {}", parts.join(", "))
+}
+
+/// `1 file`, `2 files`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn print_stdout(text: &str) -> Result<(), String> {
