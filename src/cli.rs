@@ -346,7 +346,7 @@ fn summary_line(outcome: &Outcome, mode: Mode) -> String {
     parts.push(format!("{} already pinned", s.pinned));
     parts.push(format!("{} skipped", s.skip));
     if s.violation > 0 {
-        parts.push(format!("{}", plural(s.violation, "policy violation")));
+        parts.push(plural(s.violation, "policy violation"));
     }
     if s.error > 0 {
         parts.push(format!("{} failed", s.error));
