@@ -162,16 +162,24 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         None => Settings::default(),
     };
     let settings = merge(settings, &args);
-    if !settings.rewrite_registries.is_empty() || settings.trust_private {
-        return Err(
-            "--rewrite-registry and --trust-private are not available in this version".into(),
-        );
+    let rewrites = settings
+        .rewrite_registries
+        .iter()
+        .map(|rule| {
+            rule.parse::<Mirror>()
+                .map_err(|e| format!("--rewrite-registry: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if settings.trust_private && rewrites.is_empty() {
+        return Err("--trust-private goes with --rewrite-registry".into());
     }
     let options = Options {
         mode,
         update: args.update,
         jobs: settings.jobs.map_or(DEFAULT_JOBS, usize::from),
         policy: settings.policy.clone(),
+        rewrites,
+        trust_private: settings.trust_private,
     };
     let excludes = Excludes::new(&settings.exclude).map_err(|e| e.to_string())?;
     let discovery = discover::discover(&args.paths, &excludes);

@@ -10,7 +10,7 @@ use crate::discover::Candidate;
 use crate::extract::{self, FileKind, Reference, SkipReason, Target};
 use crate::policy::{Policy, Violation};
 use crate::reference::{Digest, ImageRef};
-use crate::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
+use crate::resolve::{Lookup, Mirror, ResolveError, ResolveErrorKind, Resolver, resolve_all};
 use crate::rewrite::{self, Edit};
 use crate::source::{Position, SourceFile};
 
@@ -42,9 +42,26 @@ pub struct Options {
     pub jobs: usize,
     /// The policy `--check` enforces.
     pub policy: Policy,
+    /// `--rewrite-registry` rules: references of registry `from` become their copy
+    /// under `host`/`prefix` while being pinned.
+    pub rewrites: Vec<Mirror>,
+    /// `--trust-private`: take the private copy's digest without asking upstream.
+    pub trust_private: bool,
 }
 
 impl Options {
+    /// Options for `mode` with everything else at its default.
+    pub fn new(mode: Mode) -> Options {
+        Options {
+            mode,
+            update: false,
+            jobs: 32,
+            policy: Policy::default(),
+            rewrites: Vec::new(),
+            trust_private: false,
+        }
+    }
+
     /// Whether this run asks registries anything.
     pub fn resolves(&self) -> bool {
         match self.mode {
@@ -99,6 +116,8 @@ pub struct Found {
     pub text: String,
     /// Its fate.
     pub status: Status,
+    /// `--rewrite-registry`: the private copy the reference is rewritten to.
+    pub rewritten: Option<ImageRef>,
 }
 
 impl Found {
@@ -107,6 +126,7 @@ impl Found {
         let Target::Image(image) = &self.reference.target else {
             return None;
         };
+        let image = self.rewritten.as_ref().unwrap_or(image);
         match &self.status {
             Status::Pin {
                 digest: Some(digest),
@@ -115,6 +135,26 @@ impl Found {
             _ => None,
         }
     }
+}
+
+/// The copy of `image` in a private registry that a `--rewrite-registry` rule names:
+/// `python:3.12` with `docker.io=harbor.example/hub` is
+/// `harbor.example/hub/library/python:3.12` (official images keep `library/`, as
+/// registry proxy caches expect).
+pub fn private_copy(image: &ImageRef, rewrites: &[Mirror]) -> Option<ImageRef> {
+    let rule = rewrites.iter().find(|rule| rule.from == image.registry())?;
+    let prefix = rule
+        .prefix
+        .as_deref()
+        .map(|p| format!("{p}/"))
+        .unwrap_or_default();
+    let text = format!(
+        "{}/{prefix}{}:{}",
+        rule.host,
+        image.repository(),
+        image.tag_or_latest()
+    );
+    ImageRef::parse(&text).ok()
 }
 
 /// A file that was read, what was found in it, and its new text.
@@ -306,8 +346,16 @@ pub fn lookups(scanned: &[Scanned], options: &Options) -> Vec<Lookup> {
         .iter()
         .flat_map(|file| &file.references)
         .filter_map(|reference| match &reference.target {
-            Target::Image(image) if needs_lookup(image, options) => Some(Lookup::refreshing(image)),
+            Target::Image(image) if needs_lookup(image, options) => Some(image),
             _ => None,
+        })
+        .flat_map(|image| {
+            let copy = private_copy(image, &options.rewrites).map(|copy| copy_lookup(&copy, image));
+            let upstream = match copy {
+                Some(_) if options.trust_private => None,
+                _ => Some(Lookup::refreshing(image)),
+            };
+            upstream.into_iter().chain(copy)
         })
         .collect();
     lookups.sort();
@@ -320,6 +368,14 @@ fn needs_lookup(image: &ImageRef, options: &Options) -> bool {
         None => true,
         // A digest-only reference names no tag to follow.
         Some(_) => options.update && image.tag().is_some(),
+    }
+}
+
+/// The lookup of a private copy: its own tag, knowing what the original is pinned to.
+fn copy_lookup(copy: &ImageRef, original: &ImageRef) -> Lookup {
+    Lookup {
+        pinned: original.digest().map(str::to_string),
+        ..Lookup::of(copy)
     }
 }
 
@@ -342,11 +398,19 @@ pub fn decide(
                 if check_fails(&status, options) {
                     outcome.failing += 1;
                 }
+                let rewritten = match (&reference.target, &status) {
+                    (
+                        Target::Image(image),
+                        Status::Pin { digest: Some(_) } | Status::Updated { .. },
+                    ) => private_copy(image, &options.rewrites),
+                    _ => None,
+                };
                 Found {
                     position: file.source.position(reference.span.start),
                     text: reference.span.of(&file.source.text).to_string(),
                     reference,
                     status,
+                    rewritten,
                 }
             })
             .collect();
@@ -400,11 +464,32 @@ fn status_of(reference: &Reference, resolutions: &Resolutions, options: &Options
     {
         return Status::Violation(violation);
     }
-    let resolved = if needs_lookup(image, options) {
-        resolutions.get(&Lookup::refreshing(image))
-    } else {
+    let copy = if options.mode == Mode::Check {
         None
+    } else {
+        private_copy(image, &options.rewrites)
     };
+    let resolved = match (needs_lookup(image, options), copy) {
+        (false, _) => None,
+        (true, None) => resolutions.get(&Lookup::refreshing(image)).cloned(),
+        (true, Some(copy)) => Some(airlock(image, &copy, resolutions, options)),
+    };
+    if copy_applies(image, options, resolved.as_ref()) {
+        // The reference's text changes to the private copy even where the digest is
+        // the one it already has.
+        return match (image.digest(), resolved) {
+            (None, Some(Ok(digest))) => Status::Pin {
+                digest: Some(digest),
+            },
+            (Some(old), Some(Ok(new))) => Status::Updated {
+                old: old.to_string(),
+                new,
+            },
+            (_, Some(Err(e))) => Status::Error(e),
+            (_, None) => Status::Pinned,
+        };
+    }
+    let resolved = resolved.as_ref();
     match (image.digest(), resolved) {
         (None, None) => Status::Pin { digest: None },
         (None, Some(Ok(digest))) => Status::Pin {
@@ -430,6 +515,55 @@ fn status_of(reference: &Reference, resolutions: &Resolutions, options: &Options
             }
         }
         (_, Some(Err(e))) => Status::Error(e.clone()),
+    }
+}
+
+/// Whether a `--rewrite-registry` rule rewrites this reference in this run.
+fn copy_applies(
+    image: &ImageRef,
+    options: &Options,
+    resolved: Option<&Result<Digest, ResolveError>>,
+) -> bool {
+    options.mode != Mode::Check
+        && resolved.is_some()
+        && private_copy(image, &options.rewrites).is_some()
+}
+
+/// `--rewrite-registry`: the digest to pin a reference's private copy to. Upstream and
+/// the private registry must serve the same digest for the tag, unless
+/// `--trust-private` says not to ask upstream.
+fn airlock(
+    image: &ImageRef,
+    copy: &ImageRef,
+    resolutions: &Resolutions,
+    options: &Options,
+) -> Result<Digest, ResolveError> {
+    let copy_lookup = copy_lookup(copy, image);
+    let missing = |lookup: &Lookup| ResolveError {
+        lookup: lookup.clone(),
+        host: lookup.registry.clone(),
+        kind: ResolveErrorKind::Protocol("not resolved".to_string()),
+    };
+    let private = resolutions
+        .get(&copy_lookup)
+        .cloned()
+        .unwrap_or_else(|| Err(missing(&copy_lookup)))?;
+    if options.trust_private {
+        return Ok(private);
+    }
+    let upstream_lookup = Lookup::refreshing(image);
+    let upstream = resolutions
+        .get(&upstream_lookup)
+        .cloned()
+        .unwrap_or_else(|| Err(missing(&upstream_lookup)))?;
+    if upstream == private {
+        Ok(private)
+    } else {
+        Err(ResolveError {
+            host: copy_lookup.registry.clone(),
+            lookup: copy_lookup,
+            kind: ResolveErrorKind::CopyDiffers { upstream, private },
+        })
     }
 }
 
@@ -536,10 +670,8 @@ mod tests {
             &["node", "docker.io/library/node:latest", "python:3"],
         )];
         let options = Options {
-            mode: Mode::DryRun,
             update: false,
-            jobs: 4,
-            policy: Policy::default(),
+            ..Options::new(Mode::DryRun)
         };
         let wanted = lookups(&files, &options);
         assert_eq!(wanted, vec![lookup("node"), lookup("python:3")]);
@@ -564,10 +696,8 @@ mod tests {
         let text = "FROM a:1\nFROM b:1\n";
         let files = vec![scanned(text, &["a:1", "b:1"])];
         let options = Options {
-            mode: Mode::Write,
             update: false,
-            jobs: 4,
-            policy: Policy::default(),
+            ..Options::new(Mode::Write)
         };
         let resolver = StaticResolver {
             digests: [(lookup("a:1"), digest(1))].into(),
@@ -609,10 +739,8 @@ mod tests {
             ),
         ] {
             let options = Options {
-                mode,
                 update: true,
-                jobs: 1,
-                policy: Policy::default(),
+                ..Options::new(mode)
             };
             let mut outcome = Outcome::default();
             decide(
@@ -625,10 +753,8 @@ mod tests {
         }
         // Without --update an existing digest is left alone and not looked up.
         let options = Options {
-            mode: Mode::Write,
             update: false,
-            jobs: 1,
-            policy: Policy::default(),
+            ..Options::new(Mode::Write)
         };
         assert!(lookups(&[scanned(&text, &[&pinned])], &options).is_empty());
     }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use pin::discover::{Excludes, discover};
 use pin::pipeline::{self, Mode, Options, Outcome, Resolutions, Status};
-use pin::policy::Policy;
 use pin::reference::Digest;
 
 fn testdata() -> PathBuf {
@@ -21,10 +20,8 @@ fn pin_all(update: bool) -> Outcome {
         discovery.files
     );
     let options = Options {
-        mode: Mode::DryRun,
         update,
-        jobs: 8,
-        policy: Policy::default(),
+        ..Options::new(Mode::DryRun)
     };
     let mut outcome = Outcome::default();
     let scanned = pipeline::scan(&discovery.files, &mut outcome);

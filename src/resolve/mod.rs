@@ -178,6 +178,16 @@ pub enum ResolveErrorKind {
     /// Anything else the registry answered that makes no sense.
     #[error("{0}")]
     Protocol(String),
+    /// `--rewrite-registry`: the private copy of a tag is not what upstream serves.
+    #[error(
+        "the private copy differs from upstream (upstream {upstream}, private copy {private}): it is stale or was tampered with; copy the image again, digest-preserving, before pinning"
+    )]
+    CopyDiffers {
+        /// What upstream serves.
+        upstream: Digest,
+        /// What the private registry serves.
+        private: Digest,
+    },
 }
 
 fn rate_limit_suffix(remaining: &Option<String>) -> String {
