@@ -586,3 +586,49 @@ fn no_panic_on_any_truncation() {
         }
     }
 }
+
+/// Aliases and merge keys that double at every level ("billion laughs") are walked
+/// once each, not expanded.
+#[test]
+fn aliases_that_double_at_every_level_are_walked_once() {
+    let mut text =
+        String::from("apiVersion: v1\nkind: Pod\nl0: &l0 {containers: [{image: alpine:3}]}\n");
+    for level in 1..40 {
+        let previous = level - 1;
+        text.push_str(&format!(
+            "l{level}: &l{level} {{a: {{<<: *l{previous}}}, b: [*l{previous}, *l{previous}]}}\n"
+        ));
+    }
+    let started = std::time::Instant::now();
+    for kind in [FileKind::Compose, FileKind::Kubernetes, FileKind::Actions] {
+        let _ = extract::extract(kind, &text);
+        let compose = format!("x-{}", text.replace("\nl", "\nx-l"));
+        let _ = extract::extract(kind, &compose);
+    }
+    let references = extract::extract(FileKind::Kubernetes, &text).unwrap();
+    assert_eq!(references.len(), 1);
+    assert!(started.elapsed().as_secs() < 5);
+}
+
+#[test]
+fn helm_template_that_parses_as_yaml_still_skips_templates() {
+    assert_eq!(
+        found(
+            FileKind::Kubernetes,
+            "kubernetes/helm-template-that-parses.yaml"
+        ),
+        expect(&[
+            (
+                "{{ .Values.image }}",
+                "kubernetes-image",
+                "template-expression"
+            ),
+            (
+                "{{ .Values.sidecar }}",
+                "kubernetes-image",
+                "template-expression"
+            ),
+            ("nginx:1.25", "kubernetes-image", "nginx:1.25"),
+        ])
+    );
+}

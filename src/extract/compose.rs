@@ -80,7 +80,7 @@ fn extension_references(
     match &yaml.nodes[id].kind {
         NodeKind::Mapping(_) => {
             service_references(text, yaml, id, found)?;
-            for (_, value) in yaml.entries(id) {
+            for (_, value) in yaml.pairs(id) {
                 extension_references(text, yaml, value, visited, found, depth + 1)?;
             }
         }

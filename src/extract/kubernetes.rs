@@ -92,7 +92,7 @@ impl Walk<'_> {
                 }
             }
             NodeKind::Mapping(_) => {
-                for (key, value) in self.yaml.entries(id) {
+                for (key, value) in self.yaml.pairs(id) {
                     if CONTAINER_LISTS.contains(&key) {
                         for &container in self.yaml.sequence(value) {
                             if let Some(image) = self.yaml.get(container, "image") {

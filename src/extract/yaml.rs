@@ -500,7 +500,8 @@ impl Yaml {
     pub(crate) fn entries(&self, id: NodeId) -> Vec<(&str, NodeId)> {
         let mut out: Vec<(&str, NodeId)> = Vec::new();
         let mut seen = HashSet::new();
-        self.collect_entries(id, &mut out, &mut seen, 0);
+        let mut keys = HashSet::new();
+        self.collect_entries(id, &mut out, &mut keys, &mut seen, 0);
         out
     }
 
@@ -508,6 +509,7 @@ impl Yaml {
         &'a self,
         id: NodeId,
         out: &mut Vec<(&'a str, NodeId)>,
+        keys: &mut HashSet<&'a str>,
         seen: &mut HashSet<NodeId>,
         depth: usize,
     ) {
@@ -524,7 +526,7 @@ impl Yaml {
             };
             if key.value == "<<" && key.style == ScalarStyle::Plain {
                 merged.push(value);
-            } else if !out.iter().any(|(k, _)| *k == key.value) {
+            } else if keys.insert(key.value.as_str()) {
                 out.push((key.value.as_str(), value));
             }
         }
@@ -532,12 +534,25 @@ impl Yaml {
             match &self.resolve(value).kind {
                 NodeKind::Sequence(items) => {
                     for &item in items {
-                        self.collect_entries(item, out, seen, depth + 1);
+                        self.collect_entries(item, out, keys, seen, depth + 1);
                     }
                 }
-                _ => self.collect_entries(value, out, seen, depth + 1),
+                _ => self.collect_entries(value, out, keys, seen, depth + 1),
             }
         }
+    }
+
+    /// The entries of the mapping at `id` as written, `<<` merge keys included and not
+    /// resolved (through an alias). Walks use these, so that merged content is entered
+    /// through its alias, once.
+    pub(crate) fn pairs(&self, id: NodeId) -> impl Iterator<Item = (&str, NodeId)> {
+        let pairs: &[(NodeId, NodeId)] = match &self.resolve(id).kind {
+            NodeKind::Mapping(pairs) => pairs,
+            _ => &[],
+        };
+        pairs
+            .iter()
+            .filter_map(|&(key, value)| Some((self.scalar(key)?.value.as_str(), value)))
     }
 
     /// The value of `key` in the mapping at `id` (merge keys resolved).
