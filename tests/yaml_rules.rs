@@ -109,6 +109,12 @@ fn compose_extension_fields_and_anchors_are_pinned_once_at_the_anchor() {
             ("redis:7-alpine", "compose-image", "redis:7-alpine"),
             ("memcached:1.6", "compose-image", "memcached:1.6"),
             ("valkey/valkey:8", "compose-image", "valkey/valkey:8"),
+            // An extension field inside a service; the empty `image: ""` is nothing.
+            (
+                "envoyproxy/envoy:v1.30",
+                "compose-image",
+                "envoyproxy/envoy:v1.30"
+            ),
         ])
     );
     // The spans are the anchors' values, on the lines that define them.
@@ -116,7 +122,7 @@ fn compose_extension_fields_and_anchors_are_pinned_once_at_the_anchor() {
         .iter()
         .map(|r| line_of(&text, r.span.start))
         .collect();
-    assert_eq!(lines, [1, 2, 5, 15]);
+    assert_eq!(lines, [1, 2, 5, 15, 19]);
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //!
 //! - `services.<name>.image`; in a version 1 file (no `services:` key) every top-level
 //!   mapping is a service;
-//! - any `image` inside an `x-*` extension field (`x-base: &base {image: …}`); an
+//! - any `image` inside an `x-*` extension field, at the top level or nested
+//!   (`x-base: &base {image: …}`); an
 //!   aliased or merged (`<<: *base`) image has one span, at its anchor, and is reported
 //!   once; if any service that uses it also has `build:`, it is `build-output`;
 //! - a service (or extension mapping) with both `build:` and `image:`: the image is the
@@ -53,13 +54,47 @@ pub fn extract(text: &str) -> Result<Vec<Reference>, ExtractError> {
             service_references(text, &yaml, service, &mut found)?;
         }
         let mut visited = Visited::default();
-        for (key, value) in yaml.entries(root) {
-            if key.starts_with("x-") {
-                extension_references(text, &yaml, value, &mut visited, &mut found, 0)?;
-            }
+        let mut extensions = Vec::new();
+        find_extensions(&yaml, root, &mut Visited::default(), &mut extensions, 0);
+        for extension in extensions {
+            extension_references(text, &yaml, extension, &mut visited, &mut found, 0)?;
         }
     }
     Ok(found.into_vec())
+}
+
+/// The values of `x-*` keys, at the top level and anywhere below (compose allows
+/// extension fields in services, networks, …).
+fn find_extensions(
+    yaml: &Yaml,
+    id: NodeId,
+    visited: &mut Visited,
+    out: &mut Vec<NodeId>,
+    depth: usize,
+) {
+    let Some(id) = visited.enter(yaml, id) else {
+        return;
+    };
+    if depth > 1024 {
+        return;
+    }
+    match &yaml.nodes[id].kind {
+        NodeKind::Mapping(_) => {
+            for (key, value) in yaml.pairs(id) {
+                if key.starts_with("x-") {
+                    out.push(value);
+                } else {
+                    find_extensions(yaml, value, visited, out, depth + 1);
+                }
+            }
+        }
+        NodeKind::Sequence(items) => {
+            for &item in items {
+                find_extensions(yaml, item, visited, out, depth + 1);
+            }
+        }
+        NodeKind::Scalar(_) | NodeKind::Alias(_) => {}
+    }
 }
 
 /// Every mapping inside an extension field is read like a service.
@@ -162,7 +197,7 @@ fn inline_references(text: &str, inline: &Scalar, dockerfile: Vec<Reference>) ->
 /// The reference of a service's `image`, interpolation understood.
 fn image_reference(text: &str, image: &Scalar, builds: bool) -> Option<Reference> {
     let site = Site::ComposeImage;
-    if image.is_null() {
+    if image.is_null() || image.value.is_empty() {
         return None;
     }
     let Some(span) = image.text else {
@@ -207,8 +242,7 @@ fn interpolation(value: &str) -> Interpolation {
         // `$$` is a literal `$`; such a value is not a valid name and is reported so.
         return Interpolation::None;
     }
-    if let Some(name) = value.strip_prefix('$').filter(|name| is_name(name)) {
-        let _ = name;
+    if value.strip_prefix('$').is_some_and(is_name) {
         return Interpolation::Unresolved;
     }
     if value.starts_with("${") && closing_brace(value, 1) == Some(value.len() - 1) {

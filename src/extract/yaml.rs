@@ -414,8 +414,8 @@ impl ContentMap {
 /// have no byte-for-byte map; they give `None`.
 pub(crate) fn content_map(text: &str, scalar: &Scalar) -> Option<ContentMap> {
     if let Some(span) = scalar.text {
-        if span.len() == scalar.value.len() {
-            return Some(ContentMap(vec![(0, span.start, span.len())]));
+        if span.end - span.start == scalar.value.len() {
+            return Some(ContentMap(vec![(0, span.start, scalar.value.len())]));
         }
     }
     if scalar.style != ScalarStyle::Literal {
@@ -455,13 +455,6 @@ pub(crate) fn content_map(text: &str, scalar: &Scalar) -> Option<ContentMap> {
         line = (line_end + 1).min(text.len());
     }
     Some(ContentMap(runs))
-}
-
-impl Span {
-    /// Length in bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.end - self.start
-    }
 }
 
 impl Yaml {
@@ -563,7 +556,8 @@ impl Yaml {
     }
 }
 
-/// The reference a scalar holds, if it holds anything: null is nothing; a value with no
+/// The reference a scalar holds, if it holds anything: null or empty is nothing (an
+/// Actions `container: ''` means no container); a value with no
 /// exact span in the file is skipped as `invalid-reference`; anything else is
 /// classified. `prefix` (such as `docker://`) must start the value and stays out of
 /// the span; a value without it is not a reference.
@@ -573,7 +567,7 @@ pub(crate) fn scalar_reference(
     prefix: &str,
     site: super::Site,
 ) -> Option<Reference> {
-    if scalar.is_null() || !scalar.value.starts_with(prefix) {
+    if scalar.is_null() || scalar.value.is_empty() || !scalar.value.starts_with(prefix) {
         return None;
     }
     match scalar.text {
