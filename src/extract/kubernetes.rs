@@ -185,9 +185,9 @@ fn helm_image_value(line: &str) -> Option<Span> {
             let mut depth = 0usize;
             let bytes = value.as_bytes();
             for i in 0..bytes.len() {
-                if value[i..].starts_with("{{") {
+                if bytes[i..].starts_with(b"{{") {
                     depth += 1;
-                } else if value[i..].starts_with("}}") {
+                } else if bytes[i..].starts_with(b"}}") {
                     depth = depth.saturating_sub(1);
                 } else if depth == 0
                     && bytes[i] == b'#'
