@@ -340,6 +340,33 @@ mod tests {
         assert!(matches!(mapped[0].target, Target::Image(_)));
     }
 
+    /// Block content that starts with `#` is content, not a comment before a header.
+    #[test]
+    fn inline_content_may_start_with_a_comment() {
+        let text = "a:
+  build:
+    dockerfile_inline: |
+      # syntax=docker/dockerfile:1
+      |not-a-header
+      FROM alpine:3
+";
+        let yaml = yaml::parse(text).unwrap();
+        let a = yaml.get(yaml.documents[0], "a").unwrap();
+        let build = yaml.get(a, "build").unwrap();
+        let inline = yaml
+            .scalar(yaml.get(build, "dockerfile_inline").unwrap())
+            .unwrap();
+        let at = inline.value.find("alpine").unwrap();
+        let syntax = inline.value.find("docker/").unwrap();
+        let fake = vec![
+            Reference::new(&inline.value, Span::new(syntax, syntax + 19), Site::Syntax),
+            Reference::new(&inline.value, Span::new(at, at + 8), Site::From),
+        ];
+        let mapped = inline_references(text, inline, fake);
+        let texts: Vec<&str> = mapped.iter().map(|r| r.span.of(text)).collect();
+        assert_eq!(texts, ["docker/dockerfile:1", "alpine:3"]);
+    }
+
     #[test]
     fn folded_inline_is_skipped_at_the_scalar() {
         let text = "x:\n  dockerfile_inline: >\n    FROM alpine\n";

@@ -278,13 +278,19 @@ fn locate_scalar(
         _ => {
             // Block scalar: the marker is at the `|`/`>` header when the scalar has
             // properties, and at its first non-empty content line otherwise.
-            let header = matches!(bytes.get(after_properties), Some(b'|' | b'>'));
+            // Content may itself start with `#` (a Dockerfile's `# syntax=`): the
+            // marker is at content when only indentation precedes it on its line and
+            // it is not at an anchor or a tag.
+            let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+            let at_content = text[line_start..start].bytes().all(|b| b == b' ')
+                && !matches!(bytes.get(start), Some(b'&' | b'!'));
+            let header = !at_content && matches!(bytes.get(after_properties), Some(b'|' | b'>'));
             let line = if header {
                 text[after_properties..]
                     .find('\n')
                     .map_or(text.len(), |i| after_properties + i + 1)
             } else {
-                text[..start].rfind('\n').map_or(0, |i| i + 1)
+                line_start
             };
             content_line = Some((line, header));
             let token_start = if header { after_properties } else { start };
