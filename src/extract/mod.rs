@@ -4,7 +4,11 @@
 //! Each reference carries the exact byte span of its text, where it was found, and
 //! either the parsed image or the reason it is skipped.
 
+pub mod actions;
+pub mod compose;
 pub mod dockerfile;
+pub mod kubernetes;
+mod yaml;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -205,7 +209,9 @@ pub fn classify(text: &str) -> Target {
 pub fn extract(kind: FileKind, text: &str) -> Result<Vec<Reference>, ExtractError> {
     let mut references = match kind {
         FileKind::Dockerfile => dockerfile::extract(text)?,
-        FileKind::Compose | FileKind::Kubernetes | FileKind::Actions => Vec::new(),
+        FileKind::Compose => compose::extract(text)?,
+        FileKind::Kubernetes => kubernetes::extract(text)?,
+        FileKind::Actions => actions::extract(text)?,
     };
     mark_ignored(text, &mut references);
     references.sort_by_key(|r| r.span);
