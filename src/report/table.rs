@@ -48,7 +48,7 @@ pub fn render(outcome: &Outcome, only_problems: bool) -> String {
 pub fn needs_attention(found: &Found) -> bool {
     matches!(
         found.status,
-        Status::Pin { .. } | Status::Stale { .. } | Status::Error(_)
+        Status::Pin { .. } | Status::Stale { .. } | Status::Violation(_) | Status::Error(_)
     )
 }
 
