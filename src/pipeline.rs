@@ -532,6 +532,10 @@ fn copy_applies(
 /// `--rewrite-registry`: the digest to pin a reference's private copy to. Upstream and
 /// the private registry must serve the same digest for the tag, unless
 /// `--trust-private` says not to ask upstream.
+#[expect(
+    clippy::result_large_err,
+    reason = "called once per rewritten reference, never in a loop that copies errors"
+)]
 fn airlock(
     image: &ImageRef,
     copy: &ImageRef,
@@ -544,18 +548,18 @@ fn airlock(
         host: lookup.registry.clone(),
         kind: ResolveErrorKind::Protocol("not resolved".to_string()),
     };
-    let private = resolutions
-        .get(&copy_lookup)
-        .cloned()
-        .unwrap_or_else(|| Err(missing(&copy_lookup)))?;
+    let private = match resolutions.get(&copy_lookup) {
+        Some(result) => result.clone()?,
+        None => return Err(missing(&copy_lookup)),
+    };
     if options.trust_private {
         return Ok(private);
     }
     let upstream_lookup = Lookup::refreshing(image);
-    let upstream = resolutions
-        .get(&upstream_lookup)
-        .cloned()
-        .unwrap_or_else(|| Err(missing(&upstream_lookup)))?;
+    let upstream = match resolutions.get(&upstream_lookup) {
+        Some(result) => result.clone()?,
+        None => return Err(missing(&upstream_lookup)),
+    };
     if upstream == private {
         Ok(private)
     } else {
