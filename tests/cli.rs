@@ -359,3 +359,42 @@ fn bad_usage_and_missing_paths_exit_2() {
         stderr(&missing)
     );
 }
+
+#[test]
+fn platform_pins_one_platforms_manifest_and_an_unknown_platform_fails_clearly() {
+    let registry = Registry::start();
+    let pushed = registry.push_image(
+        "library/python",
+        "3.12",
+        ImageKind::OciIndex(&["linux/amd64", "linux/arm64/v8"]),
+    );
+    let dir = tree(&[("Dockerfile", "FROM python:3.12\n")]);
+    let output = pin(
+        dir.path(),
+        &registry,
+        &["--write", "--platform", "linux/arm64/v8"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        format!("FROM python:3.12@{}\n", pushed.child("linux/arm64/v8"))
+    );
+
+    let dir = tree(&[("Dockerfile", "FROM python:3.12\n")]);
+    let output = pin(dir.path(), &registry, &["--platform", "windows/amd64"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("Dockerfile:1"), "{message}");
+    assert!(message.contains("windows/amd64"), "{message}");
+    assert!(
+        message.contains("linux/arm64/v8"),
+        "lists the platforms there are: {message}"
+    );
+    let bad = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--platform", "linux"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("os/arch"), "{}", stderr(&bad));
+}
