@@ -256,6 +256,20 @@ fn list_json_shows_every_reference_with_its_site_and_reason() {
         first.get("digest").is_none() && first.get("replacement").is_none(),
         "--list leaves them out: {first}"
     );
+    // The canonical name, for ingesting images into a private registry.
+    assert_eq!(
+        (
+            first["registry"].as_str(),
+            first["repository"].as_str(),
+            first["tag"].as_str()
+        ),
+        (Some("docker.io"), Some("library/golang"), Some("1.22"))
+    );
+    assert_eq!(
+        references[1]["registry"],
+        Value::Null,
+        "a skipped stage has no image"
+    );
     assert_eq!(report["summary"]["pin"], 1);
     assert_eq!(report["summary"]["skip"], 4);
 }

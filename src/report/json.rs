@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use super::{Summary, status_name};
-use crate::extract::SkipReason;
+use crate::extract::{SkipReason, Target};
 use crate::pipeline::{Found, Outcome, Status};
+use crate::reference::ImageRef;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -31,6 +32,12 @@ struct JsonReference<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     replacement: Option<Option<String>>,
     error: Option<String>,
+    /// The canonical registry (`docker.io` for Docker Hub), for images.
+    registry: Option<String>,
+    /// The canonical repository (`library/python`), for images.
+    repository: Option<String>,
+    /// The tag a lookup follows (`latest` when none is written), for images.
+    tag: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +101,10 @@ fn reference<'a>(file: &str, found: &'a Found, list: bool) -> JsonReference<'a> 
         Status::Stale { new: None, .. } => Some("tag not found".to_string()),
         _ => None,
     };
+    let image = match &found.reference.target {
+        Target::Image(image) => Some(image),
+        Target::Skip(_) => None,
+    };
     JsonReference {
         file: file.replace('\\', "/"),
         line: found.position.line,
@@ -107,5 +118,10 @@ fn reference<'a>(file: &str, found: &'a Found, list: bool) -> JsonReference<'a> 
         old_digest,
         replacement: (!list).then(|| found.replacement()),
         error,
+        registry: image.map(|i| i.registry().to_string()),
+        repository: image.map(ImageRef::repository),
+        tag: image
+            .filter(|i| i.tag().is_some() || i.digest().is_none())
+            .map(|i| i.tag_or_latest().to_string()),
     }
 }
