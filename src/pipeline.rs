@@ -12,7 +12,7 @@ use crate::policy::{Policy, Violation};
 use crate::reference::{Digest, ImageRef};
 use crate::resolve::{Lookup, Mirror, ResolveError, ResolveErrorKind, Resolver, resolve_all};
 use crate::rewrite::{self, Edit};
-use crate::source::{Position, SourceFile};
+use crate::source::{LineIndex, Position, SourceFile};
 
 /// Files larger than this are reported and skipped: no Dockerfile or manifest is
 /// anywhere near it, and reading it whole would cost memory for nothing.
@@ -390,6 +390,7 @@ pub fn decide(
     outcome: &mut Outcome,
 ) {
     for file in scanned {
+        let lines = LineIndex::new(&file.source.text);
         let references: Vec<Found> = file
             .references
             .into_iter()
@@ -406,7 +407,7 @@ pub fn decide(
                     _ => None,
                 };
                 Found {
-                    position: file.source.position(reference.span.start),
+                    position: lines.position(&file.source.text, reference.span.start),
                     text: reference.span.of(&file.source.text).to_string(),
                     reference,
                     status,
