@@ -149,6 +149,15 @@ pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
                 continue;
             }
         };
+        if !metadata.is_file() && !metadata.is_dir() {
+            // Reading a FIFO would wait for a writer, forever.
+            discovery.errors.push(DiscoverError {
+                path: display_path(root),
+                message: "not a regular file or folder (a FIFO, socket or device); skipped"
+                    .to_string(),
+            });
+            continue;
+        }
         if metadata.is_file() {
             // A file named by the user is read whatever its name: a YAML name tells
             // which YAML kind, anything else is read as a Dockerfile.

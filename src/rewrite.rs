@@ -2,7 +2,7 @@
 //! write the result atomically.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -57,29 +57,115 @@ pub fn splice(text: &str, edits: &[Edit]) -> Result<String, SpliceError> {
     Ok(out)
 }
 
+/// Why a file could not be read.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    /// A FIFO, socket, device or folder: reading it could block forever or mean nothing.
+    #[error("not a regular file (a FIFO, socket, device or folder)")]
+    NotAFile,
+    /// Larger than the limit; nothing was read.
+    #[error("{size} bytes is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The size on disk (or a lower bound, for a file that grew while read).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Opening or reading failed.
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Read the regular file at `path` whole, if it holds at most `limit` bytes.
+///
+/// The file is opened without blocking and checked through the open handle, so a
+/// FIFO put in a file's place is refused instead of waiting forever for a writer, the
+/// size is known before anything is read (a 100 MB file costs no 100 MB), and a file
+/// that grows while it is read is still cut off at the limit.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(ReadError::NotAFile);
+    }
+    if metadata.len() > limit {
+        return Err(ReadError::TooLarge {
+            size: metadata.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
 /// Why a file was not written.
 #[derive(Debug, Error)]
 pub enum WriteError {
     /// The file on disk is no longer what was read: someone else changed it.
     #[error("changed on disk since it was read; not overwritten (run pin again)")]
     Changed,
+    /// The file has no write permission (for anyone, or for this user).
+    #[error("read-only; pin does not replace a file its owner made read-only")]
+    ReadOnly,
+    /// The file has other names: replacing it would leave them with the old text.
+    #[error(
+        "it has {0} hard links, and replacing it would leave the other names with the old text"
+    )]
+    HardLinks(u64),
+    /// The path no longer names a regular file.
+    #[error("no longer a regular file")]
+    NotAFile,
     /// Reading, writing or renaming failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
+/// What a temporary file's name starts and ends with: `.NAME.PID.` and `.pin-tmp`,
+/// with six random characters between. The PID tells a later run whether the
+/// process that made it is gone (see [`remove_stale_temps`]).
+fn temp_affixes(name: &str) -> (String, &'static str) {
+    (format!(".{name}.{}.", std::process::id()), ".pin-tmp")
+}
+
 /// Replace the file at `path` with `new` atomically, if it still holds `original`.
 ///
-/// The new text goes to a temporary file in the same folder, which is flushed to disk,
-/// given the old file's permissions (and owner, where allowed), and renamed over the
-/// old one, so a reader sees either the old file or the new one, never a mix. A
-/// symbolic link is written through: its target is replaced and the link stays.
+/// The new text goes to a temporary file in the same folder, which is given the old
+/// file's owner (where allowed) and permissions, flushed to disk, and renamed over the
+/// old one, so a reader sees either the old file or the new one, never a mix; the
+/// folder is flushed too, so the rename survives a crash. A symbolic link is written
+/// through: its target is replaced and the link stays.
+///
+/// Refused, leaving the file as it is: a file whose content is no longer `original`
+/// (checked before writing and again just before the rename), a read-only file (no
+/// write permission bit at all, or none for this user: renaming needs only the
+/// folder's permission, so root, or anyone who may write the folder, could otherwise
+/// replace it), and a file with several hard links (the other names would keep the
+/// old text). A failed write leaves no temporary file behind.
 pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), WriteError> {
     let target = resolve_link(path)?;
     let metadata = fs::metadata(&target)?;
-    if fs::read(&target)? != original {
-        return Err(WriteError::Changed);
+    if !metadata.is_file() {
+        return Err(WriteError::NotAFile);
     }
+    if !may_write(&target, &metadata)? {
+        return Err(WriteError::ReadOnly);
+    }
+    let links = hard_links(&metadata);
+    if links > 1 {
+        return Err(WriteError::HardLinks(links));
+    }
+    still_holds(&target, original)?;
     let folder = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -88,20 +174,147 @@ pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), Writ
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let (prefix, suffix) = temp_affixes(&name);
+    // Dropping `temp` on any error below removes it.
     let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".pin-tmp")
+        .prefix(&prefix)
+        .suffix(suffix)
         .tempfile_in(folder)?;
     temp.write_all(new)?;
-    temp.as_file().sync_all()?;
-    fs::set_permissions(temp.path(), metadata.permissions())?;
+    // Owner first: changing the owner may clear set-id bits the mode then restores.
     keep_owner(temp.as_file(), &metadata);
+    temp.as_file().set_permissions(metadata.permissions())?;
+    temp.as_file().sync_all()?;
     // Last look before the rename: a change made while we wrote is not overwritten.
-    if fs::read(&target)? != original {
-        return Err(WriteError::Changed);
-    }
+    still_holds(&target, original)?;
     temp.persist(&target).map_err(|e| WriteError::Io(e.error))?;
+    // Best effort: the file is already replaced; this only makes the rename durable.
+    if let Ok(folder) = fs::File::open(folder) {
+        let _ = folder.sync_all();
+    }
     Ok(())
+}
+
+/// Whether the file at `target` still holds exactly `original`.
+fn still_holds(target: &Path, original: &[u8]) -> Result<(), WriteError> {
+    match read_regular(target, original.len() as u64) {
+        Ok(bytes) if bytes == original => Ok(()),
+        Ok(_) | Err(ReadError::TooLarge { .. } | ReadError::NotAFile) => Err(WriteError::Changed),
+        Err(ReadError::Io(e)) => Err(WriteError::Io(e)),
+    }
+}
+
+/// Whether pin may replace the file: it has a write permission bit, and this user
+/// could open it for writing. Root passes the second test for every file, hence the
+/// first.
+fn may_write(target: &Path, metadata: &fs::Metadata) -> std::io::Result<bool> {
+    if metadata.permissions().readonly() {
+        return Ok(false);
+    }
+    user_may_write(target)
+}
+
+#[cfg(unix)]
+fn user_may_write(target: &Path) -> std::io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(target.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
+    let result =
+        unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
+    if result == 0 {
+        return Ok(true);
+    }
+    let error = std::io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EROFS) | Some(libc::EPERM) => Ok(false),
+        _ => Err(error),
+    }
+}
+
+#[cfg(not(unix))]
+fn user_may_write(_target: &Path) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+#[cfg(unix)]
+fn hard_links(metadata: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(metadata)
+}
+
+#[cfg(not(unix))]
+fn hard_links(_metadata: &fs::Metadata) -> u64 {
+    1
+}
+
+/// Remove the temporary files that a `pin` killed while writing `path` left beside
+/// it, and return their paths.
+///
+/// A process killed between creating its temporary file and renaming it (SIGKILL,
+/// a power cut) cannot remove it. Only names of exactly pin's pattern for this file
+/// (`.NAME.PID.XXXXXX.pin-tmp`) are considered, and only those whose process is
+/// gone: a temporary file of a `pin` still running is left alone. Where that cannot
+/// be told (no process table), nothing is removed.
+pub fn remove_stale_temps(path: &Path) -> Vec<PathBuf> {
+    let Ok(target) = resolve_link(path) else {
+        return Vec::new();
+    };
+    let folder = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let Ok(entries) = fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| temp_owner(n, name)) else {
+            continue;
+        };
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && process_is_gone(pid) && fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// The PID in `temp` if it is a temporary file name pin makes for the file `name`.
+fn temp_owner(temp: &str, name: &str) -> Option<u32> {
+    let middle = temp
+        .strip_prefix('.')?
+        .strip_prefix(name)?
+        .strip_prefix('.')?
+        .strip_suffix(".pin-tmp")?;
+    let (pid, random) = middle.split_once('.')?;
+    let is_pid = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+    let is_random = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !(is_pid && is_random) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+#[cfg(unix)]
+fn process_is_gone(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 || pid as u32 == std::process::id() {
+        return false;
+    }
+    // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+    let result = unsafe { libc::kill(pid, 0) };
+    result != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+#[cfg(not(unix))]
+fn process_is_gone(_pid: u32) -> bool {
+    false
 }
 
 /// The file a path finally names, following symbolic links.
@@ -199,5 +412,31 @@ mod tests {
                 .is_symlink()
         );
         assert_eq!(fs::read_to_string(&real).unwrap(), "FROM a:1\n");
+    }
+
+    #[test]
+    fn temp_names_are_recognised_exactly() {
+        assert_eq!(
+            temp_owner(".Dockerfile.42.aB3xYz.pin-tmp", "Dockerfile"),
+            Some(42)
+        );
+        assert_eq!(
+            temp_owner(".Dockerfile.prod.7.aB3xYz.pin-tmp", "Dockerfile.prod"),
+            Some(7)
+        );
+        for other in [
+            ".Dockerfile.prod.7.aB3xYz.pin-tmp",
+            ".Dockerfile.aB3xYz.pin-tmp",
+            ".Dockerfile.42.aB3xY.pin-tmp",
+            ".Dockerfile.42.aB3x-z.pin-tmp",
+            ".Dockerfile.x42.aB3xYz.pin-tmp",
+            "Dockerfile.42.aB3xYz.pin-tmp",
+            ".Dockerfile.42.aB3xYz.tmp",
+        ] {
+            assert_eq!(temp_owner(other, "Dockerfile"), None, "{other}");
+        }
+        let (prefix, suffix) = temp_affixes("Dockerfile");
+        let made = format!("{prefix}Q1w2E3{suffix}");
+        assert_eq!(temp_owner(&made, "Dockerfile"), Some(std::process::id()));
     }
 }
