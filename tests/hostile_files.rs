@@ -209,6 +209,22 @@ fn a_named_symlink_is_written_through_and_stays_a_link() {
     );
     assert_eq!(mode(&dir.path().join("outside/Dockerfile")), 0o640);
     assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+
+    // A named link to a folder is walked, and what is in it written.
+    fs::write(dir.path().join("outside/Dockerfile"), OLD).unwrap();
+    symlink("outside", dir.path().join("linked")).unwrap();
+    let output = run_within(
+        pin_via(dir.path(), registry.host()).args(["--write", "linked"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(read(dir.path(), "outside/Dockerfile"), new);
+    assert!(
+        fs::symlink_metadata(dir.path().join("linked"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 #[test]
@@ -773,6 +789,49 @@ fn permissions_and_owner_are_kept() {
     if root {
         assert_eq!((after.uid(), after.gid()), (4242, 4343));
     }
+    assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+}
+
+/// A write that fails half-way (here the file size limit stops it, as a full disk
+/// would) leaves the file as it was and no temporary file; the other files are
+/// still written.
+#[test]
+fn a_write_that_fails_half_way_leaves_the_old_file_and_no_temporary_file() {
+    use std::os::unix::process::CommandExt;
+    let registry = Registry::start();
+    let pushed = registry.push_image("library/alpine", "3.20", ImageKind::Oci);
+    let small = "FROM alpine:3.20\n"; // 89 bytes once pinned
+    let large = format!("{OLD}# {}\n", "padding ".repeat(8)); // 199 bytes once pinned
+    let dir = tree(&[("small/Dockerfile", small), ("large/Dockerfile", &large)]);
+    let mut cmd = pin_via(dir.path(), registry.host());
+    cmd.arg("--write");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 120,
+                rlim_max: 120,
+            };
+            // Writing past the limit fails with EFBIG instead of killing pin.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = run_within(&mut cmd, Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("large/Dockerfile: not written:"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(read(dir.path(), "large/Dockerfile"), large);
+    assert_eq!(
+        read(dir.path(), "small/Dockerfile"),
+        format!("FROM alpine:3.20@{}\n", pushed.digest)
+    );
     assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
 }
 
