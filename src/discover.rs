@@ -202,10 +202,7 @@ fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                discovery.errors.push(DiscoverError {
-                    path: root.to_path_buf(),
-                    message: e.to_string(),
-                });
+                discovery.errors.push(walk_error(root, &e));
                 continue;
             }
         };
@@ -223,6 +220,31 @@ fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {
             kind,
             excluded: excludes.matches(relative),
         });
+    }
+}
+
+/// A walk error as `path: what went wrong`, naming the folder or file that could not
+/// be read (an unreadable folder is skipped; the walk goes on).
+fn walk_error(root: &Path, error: &ignore::Error) -> DiscoverError {
+    fn path_of(error: &ignore::Error) -> Option<&Path> {
+        match error {
+            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            _ => None,
+        }
+    }
+    let message = match error.io_error() {
+        Some(io) => match io.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+            None => io.kind().to_string(),
+        },
+        None => error.to_string(),
+    };
+    DiscoverError {
+        path: display_path(path_of(error).unwrap_or(root)),
+        message: format!("{message}; skipped"),
     }
 }
 

@@ -368,6 +368,51 @@ fn an_unreadable_file_is_reported_and_the_rest_completes() {
     assert_eq!(read(dir.path(), "open/Dockerfile"), new);
 }
 
+/// Listed by a user who may not read them (root runs pin as another user), an
+/// unreadable file and an unreadable folder are each reported with their path, and
+/// the rest is listed.
+#[test]
+fn unreadable_files_and_folders_are_reported_by_path() {
+    use std::os::unix::process::CommandExt;
+    let dir = tree(&[
+        ("secret/Dockerfile", OLD),
+        ("hidden/Dockerfile", OLD),
+        ("open/Dockerfile", OLD),
+    ]);
+    for folder in ["", "secret", "open"] {
+        fs::set_permissions(dir.path().join(folder), fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    fs::set_permissions(
+        dir.path().join("open/Dockerfile"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    fs::set_permissions(
+        dir.path().join("secret/Dockerfile"),
+        fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    fs::set_permissions(dir.path().join("hidden"), fs::Permissions::from_mode(0o000)).unwrap();
+
+    let mut cmd = pin_cmd();
+    cmd.current_dir(dir.path())
+        .env("HOME", dir.path())
+        .args(["--list", "--format", "json"]);
+    if is_root() {
+        cmd.uid(65534).gid(65534);
+    }
+    let output = run_within(&mut cmd, Duration::from_secs(30));
+    fs::set_permissions(dir.path().join("hidden"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("error: hidden: permission denied"), "{err}");
+    assert!(
+        err.contains("error: secret/Dockerfile: cannot read: Permission denied"),
+        "{err}"
+    );
+    assert_eq!(listed_files(&output), ["open/Dockerfile"]);
+}
+
 #[test]
 fn a_folder_named_dockerfile_is_walked_not_read() {
     let (registry, new) = registry_with_alpine();
