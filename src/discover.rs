@@ -174,7 +174,56 @@ pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
     }
     discovery.files.sort();
     discovery.files.dedup_by(|a, b| a.path == b.path);
+    read_each_file_once(&mut discovery.files);
     discovery
+}
+
+/// Keep one name of each file: a file reached under two names (named and also found
+/// in a folder through a link, or hard links) would otherwise be pinned twice, and
+/// the second write refused as "changed on disk". The name that is not a symbolic
+/// link is kept; if any name is excluded, the file is.
+fn read_each_file_once(files: &mut Vec<Candidate>) {
+    /// A file's identity, whether this name is a link, and the candidate.
+    type Keyed = (Option<FileId>, bool, Candidate);
+    let mut keyed: Vec<Keyed> = files
+        .drain(..)
+        .map(|candidate| {
+            let is_link = std::fs::symlink_metadata(&candidate.path)
+                .is_ok_and(|m| m.file_type().is_symlink());
+            (file_identity(&candidate.path), is_link, candidate)
+        })
+        .collect();
+    keyed.sort_by(|a, b| (a.0, a.1, &a.2.path).cmp(&(b.0, b.1, &b.2.path)));
+    let mut kept: Vec<Candidate> = Vec::with_capacity(keyed.len());
+    let mut last: Option<FileId> = None;
+    for (key, _, candidate) in keyed {
+        match (key, kept.last_mut()) {
+            (Some(key), Some(previous)) if last == Some(key) => {
+                previous.excluded |= candidate.excluded;
+            }
+            _ => {
+                last = key;
+                kept.push(candidate);
+            }
+        }
+    }
+    kept.sort();
+    *files = kept;
+}
+
+/// A file's device and inode.
+type FileId = (u64, u64);
+
+/// The device and inode of the file a path names, following links.
+#[cfg(unix)]
+fn file_identity(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(_path: &Path) -> Option<FileId> {
+    None
 }
 
 fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {

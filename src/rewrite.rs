@@ -123,6 +123,16 @@ pub enum WriteError {
         "it has {0} hard links, and replacing it would leave the other names with the old text"
     )]
     HardLinks(u64),
+    /// The new file could not be given the old one's owner and group.
+    #[error(
+        "it belongs to user {uid}, group {gid}, and a replacement written by this user could not keep that owner"
+    )]
+    Owner {
+        /// The file's owner.
+        uid: u32,
+        /// The file's group.
+        gid: u32,
+    },
     /// The path no longer names a regular file.
     #[error("no longer a regular file")]
     NotAFile,
@@ -141,7 +151,7 @@ fn temp_affixes(name: &str) -> (String, &'static str) {
 /// Replace the file at `path` with `new` atomically, if it still holds `original`.
 ///
 /// The new text goes to a temporary file in the same folder, which is given the old
-/// file's owner (where allowed) and permissions, flushed to disk, and renamed over the
+/// file's owner, group and permissions, flushed to disk, and renamed over the
 /// old one, so a reader sees either the old file or the new one, never a mix; the
 /// folder is flushed too, so the rename survives a crash. A symbolic link is written
 /// through: its target is replaced and the link stays.
@@ -150,8 +160,9 @@ fn temp_affixes(name: &str) -> (String, &'static str) {
 /// (checked before writing and again just before the rename), a read-only file (no
 /// write permission bit at all, or none for this user: renaming needs only the
 /// folder's permission, so root, or anyone who may write the folder, could otherwise
-/// replace it), and a file with several hard links (the other names would keep the
-/// old text). A failed write leaves no temporary file behind.
+/// replace it), a file with several hard links (the other names would keep the
+/// old text), and another user's file that this user may write but whose owner a
+/// replacement could not keep. A failed write leaves no temporary file behind.
 pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), WriteError> {
     let target = resolve_link(path)?;
     let metadata = fs::metadata(&target)?;
@@ -182,7 +193,7 @@ pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), Writ
         .tempfile_in(folder)?;
     temp.write_all(new)?;
     // Owner first: changing the owner may clear set-id bits the mode then restores.
-    keep_owner(temp.as_file(), &metadata);
+    keep_owner(temp.as_file(), &metadata)?;
     temp.as_file().set_permissions(metadata.permissions())?;
     temp.as_file().sync_all()?;
     // Last look before the rename: a change made while we wrote is not overwritten.
@@ -326,15 +337,28 @@ fn resolve_link(path: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
+/// Give the new file the old one's owner and group. Only root may give a file away,
+/// so another user's file (one that is group- or world-writable) cannot keep its
+/// owner through a rename: that is an error, not a silent change of owner.
 #[cfg(unix)]
-fn keep_owner(file: &fs::File, metadata: &fs::Metadata) {
+fn keep_owner(file: &fs::File, metadata: &fs::Metadata) -> Result<(), WriteError> {
     use std::os::unix::fs::MetadataExt;
-    // Only root may give a file away; for anyone else the new file is already theirs.
-    let _ = std::os::unix::fs::fchown(file, Some(metadata.uid()), Some(metadata.gid()));
+    let current = file.metadata()?;
+    if (current.uid(), current.gid()) == (metadata.uid(), metadata.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(metadata.uid()), Some(metadata.gid())).map_err(|_| {
+        WriteError::Owner {
+            uid: metadata.uid(),
+            gid: metadata.gid(),
+        }
+    })
 }
 
 #[cfg(not(unix))]
-fn keep_owner(_file: &fs::File, _metadata: &fs::Metadata) {}
+fn keep_owner(_file: &fs::File, _metadata: &fs::Metadata) -> Result<(), WriteError> {
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -227,6 +227,28 @@ fn a_named_symlink_is_written_through_and_stays_a_link() {
     );
 }
 
+/// One file named twice, directly and through a link, is pinned once: the second
+/// write would otherwise find it "changed on disk" and fail the run.
+#[test]
+fn a_file_reached_under_two_names_is_written_once() {
+    let (registry, new) = registry_with_alpine();
+    let dir = tree(&[("Dockerfile", OLD)]);
+    symlink("Dockerfile", dir.path().join("link.Dockerfile")).unwrap();
+    let output = run_within(
+        pin_via(dir.path(), registry.host()).args(["--write", "link.Dockerfile", "."]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(read(dir.path(), "Dockerfile"), new);
+    assert!(
+        fs::symlink_metadata(dir.path().join("link.Dockerfile"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(stderr(&output).contains("1 pinned"), "{}", stderr(&output));
+}
+
 #[test]
 fn symlink_loops_and_dangling_links_do_not_stop_the_run() {
     let (registry, new) = registry_with_alpine();
@@ -340,6 +362,31 @@ fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
     assert_eq!((after.ino(), after.uid()), (before.ino(), 0));
     assert_eq!(read(dir.path(), "mine/Dockerfile"), new);
     assert_eq!(fs::metadata(&mine).unwrap().uid(), 65534);
+
+    // World-writable, root's file may be written by anyone, but a replacement
+    // written by another user would belong to them: refused, not given away.
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o666)).unwrap();
+    let output = run_within(
+        pin_via(dir.path(), registry.host())
+            .env("HOME", dir.path())
+            .args(["--write", "shared"])
+            .uid(65534)
+            .gid(65534),
+        Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("shared/Dockerfile: not written: it belongs to user 0, group 0"),
+        "{}",
+        stderr(&output)
+    );
+    let after = fs::metadata(&shared).unwrap();
+    assert_eq!(read(dir.path(), "shared/Dockerfile"), OLD);
+    assert_eq!(
+        (after.ino(), after.uid(), mode(&shared)),
+        (before.ino(), 0, 0o666)
+    );
+    assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
 }
 
 #[test]
