@@ -116,7 +116,7 @@ pub enum WriteError {
     #[error("changed on disk since it was read; not overwritten (run pin again)")]
     Changed,
     /// The file has no write permission (for anyone, or for this user).
-    #[error("read-only; pin does not replace a file its owner made read-only")]
+    #[error("read-only; pin does not replace a file it has no permission to write")]
     ReadOnly,
     /// The file has other names: replacing it would leave them with the old text.
     #[error(

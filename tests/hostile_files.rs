@@ -659,12 +659,20 @@ fn invalid_utf8_and_nul_bytes_are_reported_with_file_and_line() {
     )
     .unwrap();
 
+    // A YAML file whose name says nothing may be anything: only a warning.
+    fs::create_dir(dir.path().join("k8s")).unwrap();
+    fs::write(dir.path().join("k8s/blob.yaml"), b"image: a\n\0").unwrap();
+
     let output = run_within(
         pin_via(dir.path(), registry.host()).arg("--write"),
         Duration::from_secs(30),
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let err = stderr(&output);
+    assert!(
+        err.contains("warning: k8s/blob.yaml:2: binary file"),
+        "{err}"
+    );
     assert!(
         err.contains("latin1/Dockerfile:2: not valid UTF-8"),
         "{err}"
