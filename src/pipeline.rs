@@ -574,14 +574,13 @@ fn airlock(
 /// removed first (with a warning each), whether or not the file changes now: the
 /// killed run may have written it already.
 pub fn write(outcome: &mut Outcome) {
-    for file in &outcome.files {
-        for temp in rewrite::remove_stale_temps(&file.source.path) {
-            outcome.warnings.push(Problem {
-                path: temp,
-                line: None,
-                message: "removed a temporary file left by an interrupted run".to_string(),
-            });
-        }
+    let paths = outcome.files.iter().map(|file| file.source.path.as_path());
+    for temp in rewrite::remove_stale_temps(paths) {
+        outcome.warnings.push(Problem {
+            path: temp,
+            line: None,
+            message: "removed a temporary file left by an interrupted run".to_string(),
+        });
     }
     for file in &mut outcome.files {
         let Some(new_text) = &file.new_text else {

@@ -1,6 +1,7 @@
 //! Rewriting: splice replacements into a file's original text at exact spans, and
 //! write the result atomically.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -258,56 +259,67 @@ fn hard_links(_metadata: &fs::Metadata) -> u64 {
     1
 }
 
-/// Remove the temporary files that a `pin` killed while writing `path` left beside
-/// it, and return their paths.
+/// Remove the temporary files that a `pin` killed while writing one of `paths` left
+/// beside it, and return their paths.
 ///
 /// A process killed between creating its temporary file and renaming it (SIGKILL,
-/// a power cut) cannot remove it. Only names of exactly pin's pattern for this file
-/// (`.NAME.PID.XXXXXX.pin-tmp`) are considered, and only those whose process is
-/// gone: a temporary file of a `pin` still running is left alone. Where that cannot
-/// be told (no process table), nothing is removed.
-pub fn remove_stale_temps(path: &Path) -> Vec<PathBuf> {
-    let Ok(target) = resolve_link(path) else {
-        return Vec::new();
-    };
-    let folder = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
-        return Vec::new();
-    };
-    let Ok(entries) = fs::read_dir(folder) else {
-        return Vec::new();
-    };
-    let mut removed = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| temp_owner(n, name)) else {
+/// a power cut) cannot remove it. Only names of exactly pin's pattern for one of
+/// these files (`.NAME.PID.XXXXXX.pin-tmp`) are considered, and only those whose
+/// process is gone: a temporary file of a `pin` still running is left alone. Where
+/// that cannot be told (no process table), nothing is removed. Each folder is read
+/// once, however many of the files it holds.
+pub fn remove_stale_temps<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<PathBuf> {
+    let mut names: BTreeMap<PathBuf, BTreeSet<String>> = BTreeMap::new();
+    for path in paths {
+        let Ok(target) = resolve_link(path) else {
             continue;
         };
-        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        if is_file && process_is_gone(pid) && fs::remove_file(entry.path()).is_ok() {
-            removed.push(entry.path());
+        let folder = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Some(name) = target.file_name().and_then(|n| n.to_str()) {
+            names
+                .entry(folder.to_path_buf())
+                .or_default()
+                .insert(name.to_string());
+        }
+    }
+    let mut removed = Vec::new();
+    for (folder, names) in names {
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some((name, pid)) = file_name.to_str().and_then(temp_owner) else {
+                continue;
+            };
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if names.contains(name)
+                && is_file
+                && process_is_gone(pid)
+                && fs::remove_file(entry.path()).is_ok()
+            {
+                removed.push(entry.path());
+            }
         }
     }
     removed.sort();
     removed
 }
 
-/// The PID in `temp` if it is a temporary file name pin makes for the file `name`.
-fn temp_owner(temp: &str, name: &str) -> Option<u32> {
-    let middle = temp
-        .strip_prefix('.')?
-        .strip_prefix(name)?
-        .strip_prefix('.')?
-        .strip_suffix(".pin-tmp")?;
-    let (pid, random) = middle.split_once('.')?;
+/// The file name and PID in `temp`, if it is a temporary file name pin makes.
+fn temp_owner(temp: &str) -> Option<(&str, u32)> {
+    let middle = temp.strip_prefix('.')?.strip_suffix(".pin-tmp")?;
+    let (rest, random) = middle.rsplit_once('.')?;
+    let (name, pid) = rest.rsplit_once('.')?;
     let is_pid = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
     let is_random = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !(is_pid && is_random) {
+    if name.is_empty() || !is_pid || !is_random {
         return None;
     }
-    pid.parse().ok()
+    Some((name, pid.parse().ok()?))
 }
 
 #[cfg(unix)]
@@ -441,26 +453,26 @@ mod tests {
     #[test]
     fn temp_names_are_recognised_exactly() {
         assert_eq!(
-            temp_owner(".Dockerfile.42.aB3xYz.pin-tmp", "Dockerfile"),
-            Some(42)
+            temp_owner(".Dockerfile.42.aB3xYz.pin-tmp"),
+            Some(("Dockerfile", 42))
         );
         assert_eq!(
-            temp_owner(".Dockerfile.prod.7.aB3xYz.pin-tmp", "Dockerfile.prod"),
-            Some(7)
+            temp_owner(".Dockerfile.prod.7.aB3xYz.pin-tmp"),
+            Some(("Dockerfile.prod", 7))
         );
         for other in [
-            ".Dockerfile.prod.7.aB3xYz.pin-tmp",
             ".Dockerfile.aB3xYz.pin-tmp",
+            "..42.aB3xYz.pin-tmp",
             ".Dockerfile.42.aB3xY.pin-tmp",
             ".Dockerfile.42.aB3x-z.pin-tmp",
             ".Dockerfile.x42.aB3xYz.pin-tmp",
             "Dockerfile.42.aB3xYz.pin-tmp",
             ".Dockerfile.42.aB3xYz.tmp",
         ] {
-            assert_eq!(temp_owner(other, "Dockerfile"), None, "{other}");
+            assert_eq!(temp_owner(other), None, "{other}");
         }
         let (prefix, suffix) = temp_affixes("Dockerfile");
         let made = format!("{prefix}Q1w2E3{suffix}");
-        assert_eq!(temp_owner(&made, "Dockerfile"), Some(std::process::id()));
+        assert_eq!(temp_owner(&made), Some(("Dockerfile", std::process::id())));
     }
 }
