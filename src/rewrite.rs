@@ -450,6 +450,34 @@ mod tests {
         assert_eq!(fs::read_to_string(&real).unwrap(), "FROM a:1\n");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn read_regular_refuses_folders_fifos_and_files_over_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Dockerfile");
+        fs::write(&path, "FROM a\n").unwrap();
+        assert_eq!(read_regular(&path, 7).unwrap(), b"FROM a\n");
+        assert!(matches!(
+            read_regular(&path, 6),
+            Err(ReadError::TooLarge { size: 7, limit: 6 })
+        ));
+        assert!(matches!(
+            read_regular(dir.path(), 100),
+            Err(ReadError::NotAFile)
+        ));
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(matches!(read_regular(&fifo, 100), Err(ReadError::NotAFile)));
+        assert!(matches!(
+            read_regular(&dir.path().join("missing"), 100),
+            Err(ReadError::Io(_))
+        ));
+    }
+
     #[test]
     fn temp_names_are_recognised_exactly() {
         assert_eq!(
