@@ -149,6 +149,15 @@ pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
                 continue;
             }
         };
+        if !metadata.is_file() && !metadata.is_dir() {
+            // Reading a FIFO would wait for a writer, forever.
+            discovery.errors.push(DiscoverError {
+                path: display_path(root),
+                message: "not a regular file or folder (a FIFO, socket or device); skipped"
+                    .to_string(),
+            });
+            continue;
+        }
         if metadata.is_file() {
             // A file named by the user is read whatever its name: a YAML name tells
             // which YAML kind, anything else is read as a Dockerfile.
@@ -165,7 +174,56 @@ pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
     }
     discovery.files.sort();
     discovery.files.dedup_by(|a, b| a.path == b.path);
+    read_each_file_once(&mut discovery.files);
     discovery
+}
+
+/// Keep one name of each file: a file reached under two names (named and also found
+/// in a folder through a link, or hard links) would otherwise be pinned twice, and
+/// the second write refused as "changed on disk". The name that is not a symbolic
+/// link is kept; if any name is excluded, the file is.
+fn read_each_file_once(files: &mut Vec<Candidate>) {
+    /// A file's identity, whether this name is a link, and the candidate.
+    type Keyed = (Option<FileId>, bool, Candidate);
+    let mut keyed: Vec<Keyed> = files
+        .drain(..)
+        .map(|candidate| {
+            let is_link = std::fs::symlink_metadata(&candidate.path)
+                .is_ok_and(|m| m.file_type().is_symlink());
+            (file_identity(&candidate.path), is_link, candidate)
+        })
+        .collect();
+    keyed.sort_by(|a, b| (a.0, a.1, &a.2.path).cmp(&(b.0, b.1, &b.2.path)));
+    let mut kept: Vec<Candidate> = Vec::with_capacity(keyed.len());
+    let mut last: Option<FileId> = None;
+    for (key, _, candidate) in keyed {
+        match (key, kept.last_mut()) {
+            (Some(key), Some(previous)) if last == Some(key) => {
+                previous.excluded |= candidate.excluded;
+            }
+            _ => {
+                last = key;
+                kept.push(candidate);
+            }
+        }
+    }
+    kept.sort();
+    *files = kept;
+}
+
+/// A file's device and inode.
+type FileId = (u64, u64);
+
+/// The device and inode of the file a path names, following links.
+#[cfg(unix)]
+fn file_identity(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(_path: &Path) -> Option<FileId> {
+    None
 }
 
 fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {
@@ -193,10 +251,7 @@ fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                discovery.errors.push(DiscoverError {
-                    path: root.to_path_buf(),
-                    message: e.to_string(),
-                });
+                discovery.errors.push(walk_error(root, &e));
                 continue;
             }
         };
@@ -214,6 +269,31 @@ fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {
             kind,
             excluded: excludes.matches(relative),
         });
+    }
+}
+
+/// A walk error as `path: what went wrong`, naming the folder or file that could not
+/// be read (an unreadable folder is skipped; the walk goes on).
+fn walk_error(root: &Path, error: &ignore::Error) -> DiscoverError {
+    fn path_of(error: &ignore::Error) -> Option<&Path> {
+        match error {
+            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            _ => None,
+        }
+    }
+    let message = match error.io_error() {
+        Some(io) => match io.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+            None => io.kind().to_string(),
+        },
+        None => error.to_string(),
+    };
+    DiscoverError {
+        path: display_path(path_of(error).unwrap_or(root)),
+        message: format!("{message}; skipped"),
     }
 }
 

@@ -11,8 +11,8 @@ use crate::extract::{self, FileKind, Reference, SkipReason, Target};
 use crate::policy::{Policy, Violation};
 use crate::reference::{Digest, ImageRef};
 use crate::resolve::{Lookup, Mirror, ResolveError, ResolveErrorKind, Resolver, resolve_all};
-use crate::rewrite::{self, Edit};
-use crate::source::{Position, SourceFile};
+use crate::rewrite::{self, Edit, ReadError};
+use crate::source::{LineIndex, Position, SourceFile};
 
 /// Files larger than this are reported and skipped: no Dockerfile or manifest is
 /// anywhere near it, and reading it whole would cost memory for nothing.
@@ -311,18 +311,13 @@ fn refine_kind(kind: FileKind, text: &str) -> FileKind {
     }
 }
 
-/// Read a file as UTF-8 text, refusing what is too large, binary or not UTF-8.
+/// Read a file as UTF-8 text, refusing what is too large, binary or not UTF-8, or
+/// not a regular file (a FIFO put where a Dockerfile was must not block the run).
 fn read_text(path: &Path) -> Result<String, (Option<usize>, String)> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| (None, format!("cannot read: {e}")))?
-        .len();
-    if size > MAX_FILE_SIZE {
-        return Err((
-            None,
-            format!("{size} bytes is larger than the {MAX_FILE_SIZE}-byte limit; file skipped"),
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| (None, format!("cannot read: {e}")))?;
+    let bytes = rewrite::read_regular(path, MAX_FILE_SIZE).map_err(|e| match e {
+        ReadError::Io(_) => (None, e.to_string()),
+        ReadError::NotAFile | ReadError::TooLarge { .. } => (None, format!("{e}; file skipped")),
+    })?;
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
         let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
         return Err((
@@ -390,6 +385,7 @@ pub fn decide(
     outcome: &mut Outcome,
 ) {
     for file in scanned {
+        let lines = LineIndex::new(&file.source.text);
         let references: Vec<Found> = file
             .references
             .into_iter()
@@ -406,7 +402,7 @@ pub fn decide(
                     _ => None,
                 };
                 Found {
-                    position: file.source.position(reference.span.start),
+                    position: lines.position(&file.source.text, reference.span.start),
                     text: reference.span.of(&file.source.text).to_string(),
                     reference,
                     status,
@@ -573,7 +569,19 @@ fn airlock(
 
 /// Write every file that changes (for `--write`). A file that fails to be written is
 /// reported; the others are still written.
+///
+/// Temporary files that an earlier, killed run left beside any file of this run are
+/// removed first (with a warning each), whether or not the file changes now: the
+/// killed run may have written it already.
 pub fn write(outcome: &mut Outcome) {
+    let paths = outcome.files.iter().map(|file| file.source.path.as_path());
+    for temp in rewrite::remove_stale_temps(paths) {
+        outcome.warnings.push(Problem {
+            path: temp,
+            line: None,
+            message: "removed a temporary file left by an interrupted run".to_string(),
+        });
+    }
     for file in &mut outcome.files {
         let Some(new_text) = &file.new_text else {
             continue;

@@ -48,8 +48,44 @@ pub struct SourceFile {
 
 impl SourceFile {
     /// Line and column of a byte offset. A `\r\n` or a lone `\n` ends a line.
+    ///
+    /// This scans the text up to `offset`; for many offsets of one file build a
+    /// [`LineIndex`] once instead.
     pub fn position(&self, offset: usize) -> Position {
         position_in(&self.text, offset)
+    }
+}
+
+/// Where each line of a text starts, so that the position of any offset is found
+/// without scanning the text again: a file with thousands of references costs one
+/// pass, not one pass per reference.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    /// Byte offset of the first byte of each line; the first line starts at 0.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Index the lines of `text`.
+    pub fn new(text: &str) -> LineIndex {
+        let starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter_map(|(i, b)| (b == b'\n').then_some(i + 1)),
+            )
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// Line and column of a byte offset of the text this index was built from; the
+    /// same answer as [`position_in`].
+    pub fn position(&self, text: &str, offset: usize) -> Position {
+        // The last line that starts at or before `offset`.
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self.starts[line - 1];
+        let column = text[line_start..offset].chars().count() + 1;
+        Position { line, column }
     }
 }
 
@@ -75,5 +111,19 @@ mod tests {
             position_in(text, text.len()),
             Position { line: 3, column: 2 }
         );
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_position_in() {
+        for text in ["", "\n", "FROM a\r\nFROM é b\nx", "a\n\n\nb\n", "é\nü\r\n"] {
+            let index = LineIndex::new(text);
+            for offset in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                assert_eq!(
+                    index.position(text, offset),
+                    position_in(text, offset),
+                    "{text:?} at {offset}"
+                );
+            }
+        }
     }
 }
