@@ -286,12 +286,15 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
 }
 
 /// A YAML file whose name says nothing is a workflow if it reads like one (top-level
-/// `on:` and `jobs:` keys), wherever it sits: workflow templates and examples are
-/// pinned like the workflows themselves.
+/// `on:` and `jobs:` keys), and action metadata if it reads like that (top-level
+/// `runs:` beside `name:` or `description:`), wherever it sits: workflow templates,
+/// examples and renamed actions are pinned like the real ones. Likewise a file with
+/// a top-level `services:` is a compose file (a swarm stack file, say).
 fn refine_kind(kind: FileKind, text: &str) -> FileKind {
     if kind != FileKind::Kubernetes {
         return kind;
     }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let top_level_key = |key: &str| {
         text.lines().any(|line| {
             let line = line.trim_end();
@@ -304,7 +307,14 @@ fn refine_kind(kind: FileKind, text: &str) -> FileKind {
             .any(|k| line.starts_with(k.as_str()))
         })
     };
-    if top_level_key("jobs") && top_level_key("on") {
+    // A Kubernetes manifest never has a top-level `services:`; compose files and
+    // swarm stack files do.
+    if top_level_key("services") && !top_level_key("apiVersion") {
+        return FileKind::Compose;
+    }
+    let workflow = top_level_key("jobs") && top_level_key("on");
+    let action = top_level_key("runs") && (top_level_key("name") || top_level_key("description"));
+    if workflow || action {
         FileKind::Actions
     } else {
         kind
@@ -672,6 +682,11 @@ mod tests {
             FileKind::Kubernetes
         );
         assert_eq!(refine_kind(FileKind::Compose, workflow), FileKind::Compose);
+        let action =
+            "name: x\ndescription: y\nruns:\n  using: docker\n  image: docker://alpine:3\n";
+        assert_eq!(refine_kind(FileKind::Kubernetes, action), FileKind::Actions);
+        let stack = "\u{feff}version: '3.8'\nservices:\n  web:\n    image: nginx\n";
+        assert_eq!(refine_kind(FileKind::Kubernetes, stack), FileKind::Compose);
     }
 
     #[test]

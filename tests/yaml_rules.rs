@@ -87,7 +87,10 @@ fn compose_service_images_in_every_quoting_style() {
 #[test]
 fn compose_v1_services_at_the_top_level() {
     assert_eq!(
-        found(FileKind::Compose, "compose/v1-top-level-services.yaml"),
+        found(
+            FileKind::Compose,
+            "compose/docker-compose.v1-top-level-services.yaml"
+        ),
         expect(&[
             ("nginx:1.25", "compose-image", "nginx:1.25"),
             ("postgres:16", "compose-image", "postgres:16"),
