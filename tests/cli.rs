@@ -412,3 +412,108 @@ fn platform_pins_one_platforms_manifest_and_an_unknown_platform_fails_clearly() 
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("os/arch"), "{}", stderr(&bad));
 }
+
+/// Real-world Dockerfiles (official-image style, multi-stage monorepo files with
+/// heredocs, Windows with backticks, CRLF, BOM): every image is pinned to the digest the
+/// registry serves, and nothing else changes.
+#[test]
+fn real_world_dockerfiles_are_pinned_correctly_and_nothing_else_changes() {
+    use pin::reference::{DOCKER_HUB, ImageRef};
+
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/dockerfile/real-world");
+    let dir = tempfile::tempdir().unwrap();
+    let mut originals = Vec::new();
+    for entry in fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        fs::copy(&path, dir.path().join(&name)).unwrap();
+        originals.push((name, fs::read_to_string(&path).unwrap()));
+    }
+    assert!(originals.len() >= 4, "real-world files: {originals:?}");
+
+    // Seed every image the files refer to: Docker Hub's at the root, others under
+    // their registry's name, which --mirror maps back.
+    let registry = Registry::start();
+    let listed = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--list", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut digests = std::collections::BTreeMap::new();
+    let mut mirrors = std::collections::BTreeSet::new();
+    for reference in report["references"].as_array().unwrap() {
+        if reference["status"] != "pin" {
+            continue;
+        }
+        let image = ImageRef::parse(reference["text"].as_str().unwrap()).unwrap();
+        let repository = match image.registry() {
+            DOCKER_HUB => image.repository(),
+            other => {
+                mirrors.insert(other.to_string());
+                format!("{other}/{}", image.repository())
+            }
+        };
+        let key = (repository.clone(), image.tag_or_latest().to_string());
+        if !digests.contains_key(&key) {
+            let pushed = registry.push_image(
+                &repository,
+                image.tag_or_latest(),
+                ImageKind::OciIndex(&["linux/amd64", "windows/amd64"]),
+            );
+            digests.insert(key, pushed.digest);
+        }
+    }
+    assert!(
+        digests.len() >= 8,
+        "the files refer to many images: {digests:?}"
+    );
+
+    let mut command = pin_cmd();
+    command.current_dir(dir.path()).args([
+        "--write",
+        "--format",
+        "json",
+        "--insecure-registry",
+        registry.host(),
+    ]);
+    command.args(["--mirror", &format!("docker.io={}", registry.host())]);
+    for other in &mirrors {
+        command.args(["--mirror", &format!("{other}={}/{other}", registry.host())]);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let written: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    for (name, original) in &originals {
+        let new = read(dir.path(), name);
+        // Rebuild the expected file from the original: each pinned reference gains
+        // exactly its image's digest (and `:latest` when untagged), at its offset.
+        let mut expected = original.clone();
+        let mut pins: Vec<&Value> = written["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["file"] == name.as_str() && r["status"] == "pin")
+            .collect();
+        pins.sort_by_key(|r| std::cmp::Reverse(r["offset"].as_u64().unwrap()));
+        for reference in pins {
+            let text = reference["text"].as_str().unwrap();
+            let image = ImageRef::parse(text).unwrap();
+            let repository = match image.registry() {
+                DOCKER_HUB => image.repository(),
+                other => format!("{other}/{}", image.repository()),
+            };
+            let digest = &digests[&(repository, image.tag_or_latest().to_string())];
+            assert_eq!(reference["digest"], digest.as_str(), "{name}: {text}");
+            let offset = reference["offset"].as_u64().unwrap() as usize;
+            let insert = if image.tag().is_some() {
+                format!("@{digest}")
+            } else {
+                format!(":latest@{digest}")
+            };
+            expected.insert_str(offset + text.len(), &insert);
+        }
+        assert_eq!(new, expected, "{name}");
+    }
+}
