@@ -7,7 +7,7 @@ use clap::{ArgAction, Parser, ValueEnum};
 
 use crate::config::Settings;
 use crate::discover::{self, Excludes};
-use crate::pipeline::{self, Mode, Options, Outcome, Status};
+use crate::pipeline::{self, Mode, Options, Outcome, Problem, Status};
 use crate::report::{self, Summary};
 use crate::resolve::registry::{RegistryConfig, RegistryResolver};
 use crate::resolve::{Mirror, Platform};
@@ -183,7 +183,6 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     };
     let excludes = Excludes::new(&settings.exclude).map_err(|e| e.to_string())?;
     let discovery = discover::discover(&args.paths, &excludes);
-    let mut errors: Vec<String> = discovery.errors.iter().map(ToString::to_string).collect();
 
     let resolver = if options.resolves() {
         let config = RegistryConfig {
@@ -202,7 +201,7 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let outcome = runtime.block_on(pipeline::run(
+    let mut outcome = runtime.block_on(pipeline::run(
         &discovery.files,
         &options,
         resolver.as_ref(),
@@ -211,10 +210,15 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     ));
     progress.finish_and_clear();
 
-    errors.extend(outcome.errors.iter().map(ToString::to_string));
-    for found_error in resolve_errors(&outcome) {
-        errors.push(found_error);
-    }
+    // Paths that could not be walked are problems like files that could not be read.
+    let walk_problems = discovery.errors.iter().map(|e| Problem {
+        path: e.path.clone(),
+        line: None,
+        message: e.message.clone(),
+    });
+    outcome.errors.splice(0..0, walk_problems);
+    let mut errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    errors.extend(resolve_errors(&outcome));
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,

@@ -372,6 +372,19 @@ fn bad_usage_and_missing_paths_exit_2() {
         "{}",
         stderr(&missing)
     );
+    let json = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--list", "--format", "json", "Dockerfile", "no-such-dir"])
+        .output()
+        .unwrap();
+    assert_eq!(json.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["problems"][0]["file"], "no-such-dir");
+    assert_eq!(report["problems"][0]["fatal"], true);
+    assert_eq!(
+        report["references"][0]["text"], "alpine",
+        "the rest is still listed"
+    );
 }
 
 #[test]
