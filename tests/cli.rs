@@ -468,14 +468,12 @@ fn real_world_dockerfiles_are_pinned_correctly_and_nothing_else_changes() {
             }
         };
         let key = (repository.clone(), image.tag_or_latest().to_string());
-        if !digests.contains_key(&key) {
-            let pushed = registry.push_image(
-                &repository,
-                image.tag_or_latest(),
-                ImageKind::OciIndex(&["linux/amd64", "windows/amd64"]),
-            );
-            digests.insert(key, pushed.digest);
-        }
+        digests.entry(key).or_insert_with(|| {
+            let kind = ImageKind::OciIndex(&["linux/amd64", "windows/amd64"]);
+            registry
+                .push_image(&repository, image.tag_or_latest(), kind)
+                .digest
+        });
     }
     assert!(
         digests.len() >= 8,
