@@ -158,7 +158,12 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         return Err("--format patch goes with a dry run or --write, not --check or --list".into());
     }
     let settings = match Settings::locate(args.config.as_deref(), &args.paths) {
-        Some(path) => Settings::load(&path).map_err(|e| e.to_string())?,
+        Some(path) => {
+            if args.verbose > 0 {
+                eprintln!("pin: settings from {}", path.display());
+            }
+            Settings::load(&path).map_err(|e| e.to_string())?
+        }
         None => Settings::default(),
     };
     let settings = merge(settings, &args);
@@ -209,6 +214,15 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         |n| progress.set_length(n as u64),
     ));
     progress.finish_and_clear();
+    if args.verbose > 0 {
+        eprintln!("pin: {} read", plural(discovery.files.len(), "file"));
+        for (lookup, result) in &outcome.resolutions {
+            match result {
+                Ok(digest) => eprintln!("pin: resolved {lookup} to {digest}"),
+                Err(e) => eprintln!("pin: could not resolve {lookup}: {}", e.kind),
+            }
+        }
+    }
 
     // Paths that could not be walked are problems like files that could not be read.
     let walk_problems = discovery.errors.iter().map(|e| Problem {

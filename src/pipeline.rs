@@ -213,6 +213,8 @@ pub struct Outcome {
     /// References that make `--check` fail: not pinned (when the policy requires
     /// digests), stale, or breaking a policy rule.
     pub failing: usize,
+    /// What the registries answered, per distinct lookup.
+    pub resolutions: Resolutions,
 }
 
 /// A file read and extracted, before resolution.
@@ -630,6 +632,7 @@ pub async fn run<R: Resolver + ?Sized>(
         _ => Resolutions::new(),
     };
     decide(scanned, &resolutions, options, &mut outcome);
+    outcome.resolutions = resolutions;
     if options.mode == Mode::Write {
         write(&mut outcome);
     }

@@ -292,6 +292,15 @@ fn json_dry_run_carries_digest_and_replacement() {
     assert_eq!(reference["old_digest"], Value::Null);
     assert_eq!(reference["error"], Value::Null);
     assert_eq!(read(dir.path(), "Dockerfile"), "FROM alpine:3.20\n");
+    let verbose = pin(dir.path(), &registry, &["-v"]);
+    assert!(
+        stderr(&verbose).contains(&format!(
+            "pin: resolved docker.io/library/alpine:3.20 to {}",
+            alpine.digest
+        )),
+        "{}",
+        stderr(&verbose)
+    );
 }
 
 #[test]
