@@ -11,18 +11,7 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{ImageKind, Registry, pin_cmd};
-
-/// A temporary folder holding `files` (path, content).
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, content) in files {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-    dir
-}
+use support::{ImageKind, Registry, pin_cmd, read, tree};
 
 /// Run `pin` in `dir` with the registry as Docker Hub's mirror.
 fn pin(dir: &Path, registry: &Registry, args: &[&str]) -> Output {
@@ -41,10 +30,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn read(dir: &Path, path: &str) -> String {
-    fs::read_to_string(dir.join(path)).unwrap()
 }
 
 const DOCKERFILE: &str = "\

@@ -19,20 +19,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{ImageKind, Registry, pin_cmd};
+use support::{ImageKind, Registry, pin_cmd, read, tree};
 
 const OLD: &str = "# a comment kept as it is\nFROM alpine:3.20 AS base\nRUN true\n";
-
-/// A temporary folder holding `files` (path, content).
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, content) in files {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-    dir
-}
 
 /// A registry holding `alpine:3.20`, and what `OLD` becomes once pinned.
 fn registry_with_alpine() -> (Registry, String) {
@@ -96,10 +85,6 @@ fn run_within(cmd: &mut Command, limit: Duration) -> Output {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn read(dir: &Path, path: &str) -> String {
-    fs::read_to_string(dir.join(path)).unwrap()
 }
 
 fn mode(path: &Path) -> u32 {

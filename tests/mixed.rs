@@ -8,17 +8,7 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{ImageKind, Registry, TokenOptions, pin_cmd};
-
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, content) in files {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-    dir
-}
+use support::{ImageKind, Registry, TokenOptions, pin_cmd, read, tree};
 
 fn pin(dir: &Path, registry: &Registry, args: &[&str]) -> Output {
     pin_cmd()
@@ -29,10 +19,6 @@ fn pin(dir: &Path, registry: &Registry, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run pin")
-}
-
-fn read(dir: &Path, path: &str) -> String {
-    fs::read_to_string(dir.join(path)).unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

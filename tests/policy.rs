@@ -8,19 +8,9 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{Registry, pin_cmd};
+use support::{Registry, pin_cmd, tree};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, content) in files {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-    dir
-}
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     pin_cmd()
