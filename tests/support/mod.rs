@@ -23,6 +23,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fake;
+pub mod proxy;
 pub mod push;
 pub mod registry;
 pub mod token;
@@ -32,6 +33,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub use fake::{FakeRegistry, FakeResponse};
+pub use proxy::{Fault, Kind, Proxy};
 pub use push::{ImageKind, Pushed};
 pub use registry::Registry;
 pub use token::{TokenOptions, TokenServer};
