@@ -726,8 +726,7 @@ fn pin_that_no_longer_exists_resolves_as_usual() {
     let registry = Registry::start();
     let kind = ImageKind::OciIndex(TWO_ARCH);
     let first = registry.push_image("library/python", "3.12", kind);
-    let second =
-        registry.push_index_renewing("library/python", "3.12", kind, &first, &TWO_ARCH[..]);
+    let second = registry.push_index_renewing("library/python", "3.12", kind, &first, TWO_ARCH);
     registry.delete_manifest("library/python", first.child("linux/arm64/v8"));
     let reference = format!("{}/library/python:3.12", registry.host());
     let gone = pinned(&reference, first.child("linux/arm64/v8"));
