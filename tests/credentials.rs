@@ -315,10 +315,10 @@ fn pin_binary_uses_docker_config_and_never_prints_the_secret() {
 
     // Through a helper, with the wrong secret: exit 2, the source named, no secret.
     let (_helpers, path) = helper_dir(false);
-    let helper_config =
-        docker_config(serde_json::json!({"credHelpers": {registry.host(): "pintest"}}));
     let wrong = Registry::start_with_basic_auth(&[(USER, "the-right-one")]);
     wrong.push_image("team/app", "1", ImageKind::Oci);
+    let helper_config =
+        docker_config(serde_json::json!({"credHelpers": {wrong.host(): "pintest"}}));
     let tree = tree_with(&format!("{}/team/app:1", wrong.host()));
     let output = run_pin(&wrong, helper_config.path(), tree.path(), Some(&path));
     let text = all_output(&output);
