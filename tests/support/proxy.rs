@@ -5,7 +5,8 @@
 //! Client connections are kept alive (as a registry's are); each request is forwarded
 //! on a fresh upstream connection with `Connection: close`, so responses are read to
 //! their end. With a token server, the registry's `WWW-Authenticate` realm is rewritten
-//! to the proxy's `/token`, so token requests pass (and are counted) here too.
+//! to the proxy's `/token` on a second port (a host of its own, as Docker Hub's
+//! auth.docker.io is), so token requests pass (and are counted) here too.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -62,6 +63,9 @@ struct State {
 
 struct Shared {
     upstream: String,
+    /// The proxy's own port for token requests (a separate host, as Docker Hub's
+    /// auth.docker.io is), when there is a token server.
+    token_port: Option<u16>,
     token_upstream: Option<String>,
     latency: Duration,
     state: Mutex<State>,
@@ -96,23 +100,32 @@ impl Proxy {
     fn launch(upstream: &str, token_upstream: Option<String>, latency: Duration) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
+        let token_listener = token_upstream
+            .as_ref()
+            .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind proxy token port"));
+        let token_port = token_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("proxy token address").port());
         let shared = Arc::new(Shared {
             upstream: upstream.to_string(),
+            token_port,
             token_upstream,
             latency,
             state: Mutex::new(State::default()),
             in_flight: AtomicUsize::new(0),
             most_in_flight: AtomicUsize::new(0),
         });
-        let served = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = Arc::clone(&served);
-                std::thread::spawn(move || {
-                    let _ = serve_connection(&shared, port, stream);
-                });
-            }
-        });
+        for listener in std::iter::once(listener).chain(token_listener) {
+            let served = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let shared = Arc::clone(&served);
+                    std::thread::spawn(move || {
+                        let _ = serve_connection(&shared, stream);
+                    });
+                }
+            });
+        }
         Proxy { port, shared }
     }
 
@@ -219,7 +232,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Req
     }))
 }
 
-fn serve_connection(shared: &Shared, port: u16, stream: TcpStream) -> std::io::Result<()> {
+fn serve_connection(shared: &Shared, stream: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     while let Some(request) = read_request(&mut reader)? {
@@ -257,7 +270,7 @@ fn serve_connection(shared: &Shared, port: u16, stream: TcpStream) -> std::io::R
                 head.push_str("Content-Length: 0\r\n\r\n");
                 writer.write_all(head.as_bytes()).map(|_| true)
             }
-            None => forward(shared, port, &request, kind, &mut writer),
+            None => forward(shared, &request, kind, &mut writer),
         };
         shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         if !result? {
@@ -272,7 +285,6 @@ fn serve_connection(shared: &Shared, port: u16, stream: TcpStream) -> std::io::R
 /// must close (the answer had no length).
 fn forward(
     shared: &Shared,
-    port: u16,
     request: &Request,
     kind: Kind,
     writer: &mut TcpStream,
@@ -318,7 +330,7 @@ fn forward(
                 framed = true;
             }
             if name.eq_ignore_ascii_case("www-authenticate")
-                && let Some(token) = &shared.token_upstream
+                && let (Some(token), Some(port)) = (&shared.token_upstream, shared.token_port)
             {
                 let line = line.replace(
                     &format!("http://{token}/token"),
