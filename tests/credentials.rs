@@ -261,6 +261,34 @@ fn token_refused_for_wrong_credentials_names_the_source_not_the_secret() {
     assert_no_secret(&format!("{message} {error:?}"));
 }
 
+#[test]
+fn identity_token_is_exchanged_with_the_oauth2_refresh_token_post() {
+    let registry = Registry::start_with_token_auth(TokenOptions {
+        anonymous_pull: false,
+        users: Vec::new(),
+    });
+    let tokens = registry.token_server().unwrap();
+    tokens.accept_refresh_token(SECRET, USER);
+    let pushed = registry.push_image("private/app", "1", ImageKind::Oci);
+    let dir = docker_config(serde_json::json!({
+        "auths": {registry.host(): {"identitytoken": SECRET}}
+    }));
+    let digest = resolve(&registry, sources(dir.path()), "private/app:1").unwrap();
+    assert_eq!(digest, pushed.digest);
+    assert_eq!(tokens.requests_for("repository:private/app:pull"), 1);
+
+    let stale = docker_config(serde_json::json!({
+        "auths": {registry.host(): {"identitytoken": "revoked-refresh-token"}}
+    }));
+    let error = resolve(&registry, sources(stale.path()), "private/app:1").unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("(HTTP 401): invalid refresh token"),
+        "{message}"
+    );
+    assert!(!message.contains("revoked-refresh-token"), "{message}");
+}
+
 /// A tree with one Dockerfile naming `image`.
 fn tree_with(image: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
