@@ -153,6 +153,20 @@ fn a_dropped_manifest_request_is_retried() {
 }
 
 #[test]
+fn a_request_that_times_out_is_retried() {
+    let (registry, proxy) = proxied_registry();
+    let pushed = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    proxy.fail(Kind::HeadManifest, 1, Fault::Stall(Duration::from_secs(3)));
+    let reference = format!("{}/library/python:3.12", proxy.host());
+    let resolver = resolver(&proxy).with_request_timeout(Duration::from_millis(500));
+    let digest = runtime()
+        .block_on(resolver.resolve(&lookup(&reference)))
+        .unwrap();
+    assert_eq!(digest.as_str(), pushed.digest);
+    assert_eq!(proxy.count(Kind::HeadManifest), 2);
+}
+
+#[test]
 fn rate_limit_with_retry_after_seconds_waits_that_long() {
     let (registry, proxy) = proxied_registry();
     let pushed = registry.push_image("library/python", "3.12", ImageKind::Oci);

@@ -53,6 +53,8 @@ pub enum Failure {
 /// The HTTP client with per-host caps.
 pub struct Transport {
     client: reqwest::Client,
+    /// Overrides the client's timeout per request (`None`: the client's own).
+    request_timeout: Option<Duration>,
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -62,6 +64,7 @@ impl Transport {
     pub fn new(client: reqwest::Client, per_host: usize) -> Transport {
         Transport {
             client,
+            request_timeout: None,
             per_host: per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
         }
@@ -70,6 +73,11 @@ impl Transport {
     /// Changes the per-host cap (for hosts not yet asked).
     pub fn set_per_host(&mut self, per_host: usize) {
         self.per_host = per_host.max(1);
+    }
+
+    /// Gives up on one attempt after `timeout` (then retries).
+    pub fn set_request_timeout(&mut self, timeout: Duration) {
+        self.request_timeout = Some(timeout);
     }
 
     fn semaphore(&self, host: &str) -> Arc<Semaphore> {
@@ -136,7 +144,11 @@ impl Transport {
         build: &impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Answer, reqwest::Error> {
         let head = method == Method::HEAD;
-        let response = build(self.client.request(method, url)).send().await?;
+        let mut request = build(self.client.request(method, url));
+        if let Some(timeout) = self.request_timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request.send().await?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = if head {

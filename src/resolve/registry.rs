@@ -210,6 +210,12 @@ impl RegistryResolver {
         self
     }
 
+    /// Gives up on one request after `timeout` instead of 30 s (and retries it).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> RegistryResolver {
+        self.transport.set_request_timeout(timeout);
+        self
+    }
+
     /// The host and repository asked for `lookup`: its mirror's, if one applies.
     fn endpoint(&self, lookup: &Lookup) -> Endpoint {
         if let Some(mirror) = self

@@ -39,6 +39,8 @@ pub enum Fault {
     Status(u16, Vec<(String, String)>),
     /// Close the connection without answering.
     Close,
+    /// Wait this long, then answer as usual (a client with a shorter timeout gives up).
+    Stall(Duration),
 }
 
 impl Fault {
@@ -261,6 +263,10 @@ fn serve_connection(shared: &Shared, stream: TcpStream) -> std::io::Result<()> {
                 shared.in_flight.fetch_sub(1, Ordering::SeqCst);
                 let _ = writer.shutdown(Shutdown::Both);
                 return Ok(());
+            }
+            Some(Fault::Stall(wait)) => {
+                std::thread::sleep(wait);
+                forward(shared, &request, kind, &mut writer)
             }
             Some(Fault::Status(status, headers)) => {
                 let mut head = format!("HTTP/1.1 {status} Injected\r\n");
