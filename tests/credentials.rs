@@ -356,6 +356,24 @@ fn pin_binary_uses_docker_config_and_never_prints_the_secret() {
         "{text}"
     );
     assert_no_secret(&text);
+    // Podman's auth.json named by REGISTRY_AUTH_FILE, with an empty Docker config.
+    let auth_dir = tempfile::tempdir().unwrap();
+    let auth_file = auth_dir.path().join("auth.json");
+    let auth = serde_json::json!({
+        "auths": {wrong.host(): {"auth": base64(&format!("{USER}:the-right-one"))}}
+    });
+    std::fs::write(&auth_file, auth.to_string()).unwrap();
+    let empty = docker_config(serde_json::json!({}));
+    let output = pin_cmd()
+        .env("DOCKER_CONFIG", empty.path())
+        .env("REGISTRY_AUTH_FILE", &auth_file)
+        .args(["--insecure-registry", wrong.host()])
+        .arg(tree.path())
+        .output()
+        .expect("run pin");
+    let text = all_output(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("@sha256:"), "{text}");
 }
 
 #[test]
