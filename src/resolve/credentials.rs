@@ -60,19 +60,27 @@ impl fmt::Display for Secret {
     }
 }
 
-/// What a registry may be shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a registry may be shown. `Debug` names the kind only.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
     /// A user name and password (or a personal access token used as one).
     Basic {
-        /// The user name (not secret, but not printed either: `Debug` is derived and
-        /// shows it; messages use [`Found::source`]).
+        /// The user name.
         username: String,
         /// The password.
         password: Secret,
     },
     /// An identity (refresh) token, exchanged at the token endpoint with OAuth2.
     IdentityToken(Secret),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Basic { .. } => f.write_str("Basic { username: ***, password: *** }"),
+            Credential::IdentityToken(_) => f.write_str("IdentityToken(***)"),
+        }
+    }
 }
 
 /// The credentials for one host and where they came from.
@@ -418,6 +426,7 @@ mod tests {
         };
         let shown = format!("{credential:?} {}", Secret::new("hunter2"));
         assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("alice"), "{shown}");
     }
 
     #[test]
