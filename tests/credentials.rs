@@ -289,6 +289,42 @@ fn identity_token_is_exchanged_with_the_oauth2_refresh_token_post() {
     assert!(!message.contains("revoked-refresh-token"), "{message}");
 }
 
+#[test]
+fn a_mirror_is_shown_its_own_credentials_not_docker_hubs() {
+    let mirror = Registry::start_with_basic_auth(&[(USER, SECRET)]);
+    let pushed = mirror.push_image("library/python", "3.12", ImageKind::Oci);
+    let resolve_through_mirror = |config: serde_json::Value| {
+        let dir = docker_config(config);
+        let resolver = RegistryResolver::new(RegistryConfig {
+            mirrors: vec![format!("docker.io={}", mirror.host()).parse().unwrap()],
+            insecure: vec![mirror.host().to_string()],
+            ..RegistryConfig::default()
+        })
+        .unwrap()
+        .with_credentials(sources(dir.path()));
+        let lookup = Lookup::of(&ImageRef::parse("python:3.12").unwrap());
+        runtime().block_on(resolver.resolve(&lookup))
+    };
+    let encoded = base64(&format!("{USER}:{SECRET}"));
+    let digest = resolve_through_mirror(serde_json::json!({
+        "auths": {mirror.host(): {"auth": encoded}}
+    }))
+    .unwrap();
+    assert_eq!(digest.as_str(), pushed.digest);
+    // Docker Hub's credentials are not sent to the mirror.
+    let error = resolve_through_mirror(serde_json::json!({
+        "auths": {"https://index.docker.io/v1/": {"auth": encoded}}
+    }))
+    .unwrap_err();
+    assert_eq!(
+        error.kind,
+        ResolveErrorKind::Unauthorized {
+            tried: "no credentials".to_string()
+        }
+    );
+    assert_eq!(error.host, mirror.host());
+}
+
 /// A tree with one Dockerfile naming `image`.
 fn tree_with(image: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
