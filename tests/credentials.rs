@@ -290,6 +290,7 @@ fn identity_token_is_exchanged_with_the_oauth2_refresh_token_post() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)]
 fn a_mirror_is_shown_its_own_credentials_not_docker_hubs() {
     let mirror = Registry::start_with_basic_auth(&[(USER, SECRET)]);
     let pushed = mirror.push_image("library/python", "3.12", ImageKind::Oci);
