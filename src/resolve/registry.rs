@@ -63,7 +63,10 @@ const LOOKUP_DEADLINE: Duration = Duration::from_secs(120);
 /// specification: 60 s); tokens are renewed this long before they expire.
 const TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 const TOKEN_MARGIN: Duration = Duration::from_secs(10);
-/// Requests in flight to one registry host, by default.
+/// Requests in flight to one registry host, by default. With `--jobs 32` a run keeps
+/// about 16 token requests (at the auth host) and 16 `HEAD`s (at the registry) in
+/// flight: `benches/resolve.sh` resolves 200 images through 50 ms of latency in about
+/// 1.3 s. A polite number for one server over HTTP/1.1.
 pub const DEFAULT_PER_HOST_JOBS: usize = 16;
 
 /// How to reach registries.
