@@ -650,3 +650,163 @@ fn harness_token_server_grants_pull_to_known_users_only() {
     assert_eq!(status(Some("alice:secret")), 200);
     assert_eq!(tokens.requests_for("repository:private/app:pull"), 3);
 }
+
+// Keeping a pin's platform under --update.
+
+/// The lookup `--update` makes for `reference` pinned to `digest`.
+fn pinned(reference: &str, digest: &str) -> Lookup {
+    Lookup {
+        pinned: Some(digest.to_string()),
+        ..lookup(reference)
+    }
+}
+
+fn resolve_lookup(config: RegistryConfig, lookup: &Lookup) -> Digest {
+    let resolver = RegistryResolver::new(config).expect("resolver");
+    runtime()
+        .block_on(resolver.resolve(lookup))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn pinned_child_is_current_when_the_index_changed_only_for_another_platform() {
+    let registry = Registry::start();
+    let kind = ImageKind::OciIndex(TWO_ARCH);
+    let first = registry.push_image("library/python", "3.12", kind);
+    let second =
+        registry.push_index_renewing("library/python", "3.12", kind, &first, &["linux/amd64"]);
+    assert_ne!(first.digest, second.digest);
+    assert_eq!(
+        second.child("linux/arm64/v8"),
+        first.child("linux/arm64/v8")
+    );
+    let reference = format!("{}/library/python:3.12", registry.host());
+    let arm = first.child("linux/arm64/v8");
+    let kept = resolve_lookup(insecure(&registry), &pinned(&reference, arm));
+    assert_eq!(kept.as_str(), arm, "not stale: its platform did not change");
+    // Unpinned, the tag still resolves to the new index.
+    let plain = resolve_lookup(insecure(&registry), &lookup(&reference));
+    assert_eq!(plain.as_str(), second.digest);
+}
+
+#[test]
+fn pinned_child_moves_to_the_new_child_of_its_own_platform() {
+    let registry = Registry::start();
+    let kind = ImageKind::DockerList(THREE_ARCH);
+    let first = registry.push_image("library/node", "22", kind);
+    let second =
+        registry.push_index_renewing("library/node", "22", kind, &first, &["linux/arm/v7"]);
+    assert_ne!(second.child("linux/arm/v7"), first.child("linux/arm/v7"));
+    let reference = format!("{}/library/node:22", registry.host());
+    let updated = resolve_lookup(
+        insecure(&registry),
+        &pinned(&reference, first.child("linux/arm/v7")),
+    );
+    assert_eq!(updated.as_str(), second.child("linux/arm/v7"));
+    // The other platforms' pins are current.
+    let amd = first.child("linux/amd64");
+    let kept = resolve_lookup(insecure(&registry), &pinned(&reference, amd));
+    assert_eq!(kept.as_str(), amd);
+}
+
+#[test]
+fn pinned_index_moves_to_the_new_index() {
+    let registry = Registry::start();
+    let kind = ImageKind::OciIndex(TWO_ARCH);
+    let first = registry.push_image("library/python", "3.12", kind);
+    let second =
+        registry.push_index_renewing("library/python", "3.12", kind, &first, &["linux/amd64"]);
+    let reference = format!("{}/library/python:3.12", registry.host());
+    let updated = resolve_lookup(insecure(&registry), &pinned(&reference, &first.digest));
+    assert_eq!(updated.as_str(), second.digest);
+}
+
+#[test]
+fn pin_that_no_longer_exists_resolves_as_usual() {
+    let registry = Registry::start();
+    let kind = ImageKind::OciIndex(TWO_ARCH);
+    let first = registry.push_image("library/python", "3.12", kind);
+    let second = registry.push_index_renewing("library/python", "3.12", kind, &first, TWO_ARCH);
+    registry.delete_manifest("library/python", first.child("linux/arm64/v8"));
+    let reference = format!("{}/library/python:3.12", registry.host());
+    let gone = pinned(&reference, first.child("linux/arm64/v8"));
+    let updated = resolve_lookup(insecure(&registry), &gone);
+    assert_eq!(updated.as_str(), second.digest);
+    let with_platform = RegistryConfig {
+        platform: Some("linux/amd64".parse().unwrap()),
+        ..insecure(&registry)
+    };
+    let updated = resolve_lookup(with_platform, &gone);
+    assert_eq!(updated.as_str(), second.child("linux/amd64"));
+}
+
+#[test]
+fn lookups_differing_only_in_their_pin_share_one_head() {
+    let registry = Registry::start();
+    let kind = ImageKind::OciIndex(TWO_ARCH);
+    let first = registry.push_image("library/python", "3.12", kind);
+    let second =
+        registry.push_index_renewing("library/python", "3.12", kind, &first, &["linux/amd64"]);
+    let proxy = support::Proxy::start(registry.host());
+    let reference = format!("{}/library/python:3.12", proxy.host());
+    let lookups = [
+        lookup(&reference),
+        pinned(&reference, first.child("linux/arm64/v8")),
+        pinned(&reference, first.child("linux/amd64")),
+    ];
+    let config = RegistryConfig {
+        insecure: vec![proxy.host()],
+        ..RegistryConfig::default()
+    };
+    let resolver = RegistryResolver::new(config).unwrap();
+    let results = runtime().block_on(resolve_all(&resolver, lookups.clone(), 8, |_| {}));
+    let digest = |i: usize| results[&lookups[i]].as_ref().unwrap().as_str().to_string();
+    assert_eq!(digest(0), second.digest);
+    assert_eq!(digest(1), first.child("linux/arm64/v8"));
+    assert_eq!(digest(2), second.child("linux/amd64"));
+    use support::Kind;
+    assert_eq!(proxy.count(Kind::HeadManifest), 1, "{:?}", proxy.log());
+    // The new index once; the old amd64 manifest and its config to learn its platform.
+    assert_eq!(proxy.count(Kind::GetManifest), 2, "{:?}", proxy.log());
+    assert_eq!(proxy.count(Kind::Blob), 1, "{:?}", proxy.log());
+}
+
+#[test]
+fn check_update_keeps_a_platform_pin_and_write_update_moves_it_within_its_platform() {
+    let registry = Registry::start();
+    let kind = ImageKind::OciIndex(TWO_ARCH);
+    let first = registry.push_image("library/python", "3.12", kind);
+    let arm = first.child("linux/arm64/v8");
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = dir.path().join("Dockerfile");
+    let image = format!("{}/library/python:3.12", registry.host());
+    std::fs::write(&dockerfile, format!("FROM {image}@{arm}\n")).unwrap();
+    let pin = |args: &[&str]| {
+        let output = support::pin_cmd()
+            .args(["--insecure-registry", registry.host()])
+            .args(args)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    };
+    // Only amd64 was rebuilt: the arm64 pin is not stale.
+    registry.push_index_renewing("library/python", "3.12", kind, &first, &["linux/amd64"]);
+    let (code, text) = pin(&["--check", "--update"]);
+    assert_eq!(code, Some(0), "{text}");
+    // arm64 rebuilt: stale, and --update --write moves it to the new arm64 manifest.
+    let second = registry.push_image("library/python", "3.12", kind);
+    let (code, text) = pin(&["--check", "--update"]);
+    assert_eq!(code, Some(1), "{text}");
+    let (code, text) = pin(&["--update", "--write"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&dockerfile).unwrap(),
+        format!("FROM {image}@{}\n", second.child("linux/arm64/v8"))
+    );
+}

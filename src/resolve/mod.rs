@@ -3,6 +3,8 @@
 //! The pipeline talks to a [`Resolver`]; the real one, [`registry::RegistryResolver`],
 //! asks registries over HTTP. Tests of everything else use a map.
 
+pub mod credentials;
+pub mod http;
 pub mod registry;
 
 use std::collections::BTreeMap;

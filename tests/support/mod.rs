@@ -24,6 +24,7 @@
 
 pub mod fake;
 pub mod files;
+pub mod proxy;
 pub mod push;
 pub mod registry;
 pub mod token;
@@ -34,6 +35,7 @@ use std::sync::OnceLock;
 
 pub use fake::{FakeRegistry, FakeResponse};
 pub use files::{read, tree};
+pub use proxy::{Fault, Kind, Proxy};
 pub use push::{ImageKind, Pushed};
 pub use registry::Registry;
 pub use token::{TokenOptions, TokenServer};

@@ -114,6 +114,72 @@ impl Registry {
         }
     }
 
+    /// Re-pushes `repository:tag` as a new index of `kind`'s media types in which only
+    /// the platforms in `renew` get new images; the others keep `previous`'s child
+    /// manifests (same digests), as when upstream rebuilds one platform.
+    pub fn push_index_renewing(
+        &self,
+        repository: &str,
+        tag: &str,
+        kind: ImageKind,
+        previous: &Pushed,
+        renew: &[&str],
+    ) -> Pushed {
+        let (flavour, media_type) = match kind {
+            ImageKind::OciIndex(_) => (&OCI, OCI_INDEX),
+            ImageKind::DockerList(_) => (&DOCKER, DOCKER_MANIFEST_LIST),
+            other => panic!("push_index_renewing needs an index kind, not {other:?}"),
+        };
+        let mut children = Vec::new();
+        let mut entries = Vec::new();
+        for (platform, old_digest) in &previous.children {
+            let (digest, size) = if renew.contains(&platform.as_str()) {
+                let (bytes, digest) = self.build_image(repository, flavour, platform);
+                self.put_manifest(repository, &digest, flavour.manifest, &bytes);
+                (digest, bytes.len())
+            } else {
+                (
+                    old_digest.clone(),
+                    self.manifest_size(repository, old_digest, flavour.manifest),
+                )
+            };
+            entries.push(json!({
+                "mediaType": flavour.manifest,
+                "size": size,
+                "digest": digest,
+                "platform": platform_json(platform),
+            }));
+            children.push((platform.clone(), digest));
+        }
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "manifests": entries,
+            "annotations": {"org.example.pin-test.nonce": nonce()},
+        });
+        let bytes = serde_json::to_vec_pretty(&index).expect("serialise index");
+        let digest = self.put_manifest(repository, tag, media_type, &bytes);
+        Pushed { digest, children }
+    }
+
+    /// The size of the manifest stored under `digest`.
+    fn manifest_size(&self, repository: &str, digest: &str, media_type: &str) -> usize {
+        let url = format!("{}/v2/{repository}/manifests/{digest}", self.url());
+        let mut get = self.agent.get(&url).header("Accept", media_type);
+        if let Some(auth) = self.admin_authorization(repository) {
+            get = get.header("Authorization", auth);
+        }
+        let mut response = get.call().expect("GET manifest");
+        assert_eq!(response.status().as_u16(), 200, "GET {url}");
+        let mut body = Vec::new();
+        response
+            .body_mut()
+            .as_reader()
+            .read_to_end(&mut body)
+            .expect("read manifest");
+        body.len()
+    }
+
     fn push_index(
         &self,
         repository: &str,

@@ -47,6 +47,8 @@ struct State {
     requests: Mutex<BTreeMap<String, usize>>,
     /// When non-zero, answer every request with this status.
     failure: AtomicU16,
+    /// Identity (refresh) tokens accepted by the OAuth2 `POST`, and their users.
+    refresh_tokens: Mutex<Vec<(String, String)>>,
     key: EcdsaKeyPair,
     kid: String,
     jti: AtomicU64,
@@ -81,6 +83,7 @@ impl TokenServer {
             options,
             requests: Mutex::new(BTreeMap::new()),
             failure: AtomicU16::new(0),
+            refresh_tokens: Mutex::new(Vec::new()),
             key,
             kid,
             jti: AtomicU64::new(0),
@@ -142,6 +145,16 @@ impl TokenServer {
         self.state
             .failure
             .store(status.unwrap_or(0), Ordering::SeqCst);
+    }
+
+    /// Accept `refresh_token` for `user` in the OAuth2 refresh-token `POST` (what the
+    /// Docker client sends for an `identitytoken`).
+    pub fn accept_refresh_token(&self, refresh_token: &str, user: &str) {
+        self.state
+            .refresh_tokens
+            .lock()
+            .unwrap()
+            .push((refresh_token.to_string(), user.to_string()));
     }
 
     /// A signed token for `subject` granting `actions` on `repository` (no request made).
@@ -228,24 +241,45 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let mut authorization = None;
+    let mut content_length = 0;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_string());
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("authorization") {
+                authorization = Some(value.trim().to_string());
+            } else if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse().unwrap_or(0);
+            }
         }
     }
+    let mut body = vec![0; content_length];
+    std::io::Read::read_exact(&mut reader, &mut body)?;
+    let is_post = request_line.starts_with("POST ");
     let target = request_line.split_whitespace().nth(1).unwrap_or("");
-    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
-    let scopes: Vec<String> = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(name, _)| *name == "scope")
-        .map(|(_, value)| percent_decode(value))
+    // GET: the query; the OAuth2 POST: the form body (its scopes space-separated).
+    let form = if is_post {
+        String::from_utf8_lossy(&body).into_owned()
+    } else {
+        target
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or("")
+            .to_string()
+    };
+    let field = |wanted: &str| -> Vec<String> {
+        form.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .filter(|(name, _)| *name == wanted)
+            .map(|(_, value)| percent_decode(value))
+            .collect()
+    };
+    let scopes: Vec<String> = field("scope")
+        .iter()
+        .flat_map(|s| s.split(' ').map(str::to_string).collect::<Vec<_>>())
+        .filter(|s| !s.is_empty())
         .collect();
     *state
         .requests
@@ -262,7 +296,24 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
             r#"{"details":"token server told to fail"}"#,
         );
     }
+    let refreshed = if is_post {
+        let (grant, token) = (field("grant_type"), field("refresh_token"));
+        let known = state
+            .refresh_tokens
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(t, _)| token.first() == Some(t))
+            .map(|(_, user)| user.clone());
+        match known {
+            Some(user) if grant.first().map(String::as_str) == Some("refresh_token") => Some(user),
+            _ => return respond(stream, 401, r#"{"details":"invalid refresh token"}"#),
+        }
+    } else {
+        None
+    };
     let subject = match authorization.as_deref().and_then(basic_credentials) {
+        _ if refreshed.is_some() => refreshed,
         Some((user, password)) => {
             let admin =
                 user == super::registry::ADMIN_USER && password == super::registry::ADMIN_PASSWORD;
