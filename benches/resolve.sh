@@ -11,17 +11,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-if ! command -v docker-registry >/dev/null 2>&1; then
-    echo "installing Debian's docker-registry (its service kept from starting)" >&2
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt-get install -y docker-registry >/dev/null
-    rm -f /usr/sbin/policy-rc.d
-fi
-if ! command -v htpasswd >/dev/null 2>&1; then
-    apt-get install -y apache2-utils >/dev/null
-fi
+scripts/install-deps.sh
 if [ ! -x /usr/bin/time ]; then
-    apt-get install -y time >/dev/null || echo "no /usr/bin/time: peak memory unknown" >&2
+    { apt-get update -qq && apt-get install -y -qq time >/dev/null; } || echo "no /usr/bin/time: peak memory unknown" >&2
 fi
 
 cargo build --release --bin pin --example bench_resolve
