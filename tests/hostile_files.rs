@@ -674,20 +674,18 @@ fn invalid_utf8_and_nul_bytes_are_reported_with_file_and_line() {
 }
 
 #[test]
-fn a_100_mb_dockerfile_is_refused_quickly_without_reading_it() {
+fn a_100_mb_dockerfile_is_refused_without_reading_it() {
     let dir = tree(&[("small/Dockerfile", OLD)]);
     let huge = fs::File::create(dir.path().join("Dockerfile")).unwrap();
     huge.set_len(100 * 1024 * 1024).unwrap(); // sparse: costs no disk
     drop(huge);
 
-    let started = Instant::now();
     let output = run_within(
         pin_cmd()
             .current_dir(dir.path())
             .args(["--list", "--format", "json"]),
         Duration::from_secs(30),
     );
-    let took = started.elapsed();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("Dockerfile: 104857600 bytes is larger than"),
@@ -695,13 +693,14 @@ fn a_100_mb_dockerfile_is_refused_quickly_without_reading_it() {
         stderr(&output)
     );
     assert_eq!(listed_files(&output), ["small/Dockerfile"]);
-    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
-/// 10,000 lines with 5,000 `FROM`s: positions are found with a line index, not by
-/// scanning the file again for each reference (that took 20 s in a debug build).
+/// 10,000 lines with 5,000 `FROM`s are all listed with the right positions (found
+/// with a line index, not by scanning the file again for each reference, which took
+/// 20 s in a debug build; speed itself is for benchmarks, the time limit here only
+/// keeps a regression from hanging the suite).
 #[test]
-fn five_thousand_froms_are_listed_fast() {
+fn five_thousand_froms_are_listed() {
     let list = |stages: usize| {
         let mut text = String::new();
         for i in 0..stages {
@@ -710,14 +709,12 @@ fn five_thousand_froms_are_listed_fast() {
             ));
         }
         let dir = tree(&[("Dockerfile", &text)]);
-        let started = Instant::now();
         let output = run_within(
             pin_cmd()
                 .current_dir(dir.path())
                 .args(["--list", "--format", "json"]),
             Duration::from_secs(60),
         );
-        let took = started.elapsed();
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         let json: Value = serde_json::from_slice(&output.stdout).unwrap();
         let references = json["references"].as_array().unwrap();
@@ -725,10 +722,8 @@ fn five_thousand_froms_are_listed_fast() {
         let last = &references[stages - 1];
         assert_eq!(last["line"], 2 * stages - 1);
         assert_eq!(last["column"], 6);
-        took
     };
-    let took = list(5_000);
-    assert!(took < Duration::from_secs(10), "5,000 FROMs took {took:?}");
+    list(5_000);
 }
 
 // ---------------------------------------------------------------------------------

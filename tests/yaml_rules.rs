@@ -608,7 +608,6 @@ fn aliases_that_double_at_every_level_are_walked_once() {
             "l{level}: &l{level} {{a: {{<<: *l{previous}}}, b: [*l{previous}, *l{previous}]}}\n"
         ));
     }
-    let started = std::time::Instant::now();
     for kind in [FileKind::Compose, FileKind::Kubernetes, FileKind::Actions] {
         let _ = extract::extract(kind, &text);
         let compose = format!("x-{}", text.replace("\nl", "\nx-l"));
@@ -616,7 +615,6 @@ fn aliases_that_double_at_every_level_are_walked_once() {
     }
     let references = extract::extract(FileKind::Kubernetes, &text).unwrap();
     assert_eq!(references.len(), 1);
-    assert!(started.elapsed().as_secs() < 5);
 }
 
 #[test]
