@@ -252,3 +252,61 @@ fn update_pins_unpinned_references_in_the_same_run() {
         )
     );
 }
+
+#[test]
+fn a_platform_pin_is_not_stale_when_only_another_platform_changed() {
+    const PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64/v8"];
+    let registry = Registry::start();
+    let first = registry.push_image("library/python", "3.12", ImageKind::OciIndex(PLATFORMS));
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("Dockerfile"), "FROM python:3.12\n").unwrap();
+    let platform = ["--platform", "linux/arm64/v8"];
+
+    let write = pin(
+        dir.path(),
+        &registry,
+        &[&["--write"], &platform[..]].concat(),
+    );
+    assert_eq!(write.status.code(), Some(0), "{}", text(&write.stderr));
+    let arm = first.child("linux/arm64/v8");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+        format!("FROM python:3.12@{arm}\n")
+    );
+
+    // Upstream rebuilds amd64 only: the arm64 pin is current, with or without --platform.
+    registry.push_index_renewing(
+        "library/python",
+        "3.12",
+        ImageKind::OciIndex(PLATFORMS),
+        &first,
+        &["linux/amd64"],
+    );
+    for args in [
+        &["--check", "--update"][..],
+        &[&["--check", "--update"][..], &platform[..]].concat(),
+    ] {
+        let check = pin(dir.path(), &registry, args);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&check.stdout)
+        );
+    }
+
+    // Upstream rebuilds arm64 too: stale, and --update keeps the pin on arm64.
+    let second = registry.push_image("library/python", "3.12", ImageKind::OciIndex(PLATFORMS));
+    let check = pin(
+        dir.path(),
+        &registry,
+        &[&["--check", "--update"][..], &platform[..]].concat(),
+    );
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check.stdout));
+    let update = pin(dir.path(), &registry, &["--update", "--write"]);
+    assert_eq!(update.status.code(), Some(0), "{}", text(&update.stderr));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+        format!("FROM python:3.12@{}\n", second.child("linux/arm64/v8"))
+    );
+}
