@@ -280,7 +280,7 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
                 path: candidate.path.clone(),
                 text,
             },
-            kind: candidate.kind,
+            kind,
             references,
         });
     }
