@@ -13,7 +13,8 @@
 //! oci-client pings `/v2/` again for every repository (one extra round trip per
 //! image), hides `expires_in`, sends no credentials from helpers, and its errors drop
 //! the status and headers that retries and messages need. Every request goes through
-//! [`Transport::send`] (module `http`): the per-host cap and the retries live there.
+//! [`Transport::send`] (module `http`): the per-host cap, the retries, the deadlines,
+//! the body caps and redirects live there.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -53,12 +54,19 @@ const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json";
 
-/// Longest a single request may take, connection included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a connection may take to open.
+/// Longest a connection may take to open. (One request's deadline is the transport's,
+/// [`super::http::DEFAULT_REQUEST_TIMEOUT`].)
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest one lookup may take, all requests, retries and waits included.
-const LOOKUP_DEADLINE: Duration = Duration::from_secs(120);
+pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(120);
+/// Most bytes read of a manifest, an index, a config blob, or any other registry
+/// answer (the `/v2/` ping, error bodies). The distribution registry refuses to store
+/// a manifest over 4 MiB, and the largest real indexes and configs are tens of KiB, so
+/// anything longer is an attack on our memory, not an image.
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+/// Most bytes read of a token endpoint's answer: a JSON object with one JWT (a few KiB
+/// even with an `x5c` chain).
+pub const MAX_TOKEN_BYTES: usize = 1024 * 1024;
 /// A token's lifetime when the token server does not say (Docker's token
 /// specification: 60 s); tokens are renewed this long before they expire.
 const TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
@@ -151,6 +159,8 @@ type Result<T> = std::result::Result<T, ResolveErrorKind>;
 pub struct RegistryResolver {
     config: RegistryConfig,
     transport: Transport,
+    /// Longest one lookup may take.
+    lookup_deadline: Duration,
     credentials: Arc<CredentialStore>,
     /// Credentials per host, looked up once (a helper runs once per host).
     found: Flights<String, Result<Found>>,
@@ -170,8 +180,9 @@ impl RegistryResolver {
     /// file cannot be read or parsed.
     pub fn new(config: RegistryConfig) -> std::result::Result<RegistryResolver, String> {
         let mut http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
+            // The transport follows redirects itself, keeping credentials at home.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("pin/", env!("CARGO_PKG_VERSION")));
         for path in &config.ca_files {
             let pem = std::fs::read(path)
@@ -192,6 +203,7 @@ impl RegistryResolver {
         Ok(RegistryResolver {
             config,
             transport: Transport::new(http, DEFAULT_PER_HOST_JOBS),
+            lookup_deadline: LOOKUP_DEADLINE,
             credentials: Arc::new(CredentialStore::new(CredentialSources::from_env())),
             found: Flights::new(),
             challenges: Flights::new(),
@@ -216,6 +228,13 @@ impl RegistryResolver {
     /// Gives up on one request after `timeout` instead of 30 s (and retries it).
     pub fn with_request_timeout(mut self, timeout: Duration) -> RegistryResolver {
         self.transport.set_request_timeout(timeout);
+        self
+    }
+
+    /// Gives up on one lookup (all its requests, retries and waits) after `deadline`
+    /// instead of [`LOOKUP_DEADLINE`].
+    pub fn with_lookup_deadline(mut self, deadline: Duration) -> RegistryResolver {
+        self.lookup_deadline = deadline;
         self
     }
 
@@ -449,7 +468,7 @@ impl RegistryResolver {
     /// One registry request with the manifest `Accept` list and `auth`.
     async fn send(&self, method: Method, url: &str, auth: &Auth) -> Result<Answer> {
         self.transport
-            .send(method, url, |request| {
+            .send(method, url, MAX_MANIFEST_BYTES, |request| {
                 let request = request.header(ACCEPT, ACCEPT_MANIFESTS);
                 match &auth.header {
                     Some(value) => request.header(AUTHORIZATION, value),
@@ -457,7 +476,7 @@ impl RegistryResolver {
                 }
             })
             .await
-            .map_err(|Failure::Network(e)| network_error(&e))
+            .map_err(|failure| failure_kind(failure, "manifest, index or config"))
     }
 
     /// What to send to `endpoint`: nothing, basic auth, or a bearer token.
@@ -593,7 +612,7 @@ impl RegistryResolver {
                 }
                 let body = form.query().unwrap_or("").to_string();
                 self.transport
-                    .send(Method::POST, url.as_str(), |request| {
+                    .send(Method::POST, url.as_str(), MAX_TOKEN_BYTES, |request| {
                         request
                             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                             .body(body.clone())
@@ -616,18 +635,24 @@ impl RegistryResolver {
                     _ => None,
                 };
                 self.transport
-                    .send(Method::GET, url.as_str(), |request| match &header {
-                        Some(value) => request.header(AUTHORIZATION, value),
-                        None => request,
-                    })
+                    .send(
+                        Method::GET,
+                        url.as_str(),
+                        MAX_TOKEN_BYTES,
+                        |request| match &header {
+                            Some(value) => request.header(AUTHORIZATION, value),
+                            None => request,
+                        },
+                    )
                     .await
             }
         };
-        let answer = answer.map_err(|Failure::Network(e)| {
-            ResolveErrorKind::Token(format!(
-                "no answer from the token endpoint: {}",
-                error_chain(&e)
-            ))
+        let answer = answer.map_err(|failure| match failure_kind(failure, "token answer") {
+            ResolveErrorKind::Network(text) => {
+                ResolveErrorKind::Token(format!("no answer from the token endpoint: {text}"))
+            }
+            ResolveErrorKind::Protocol(text) => ResolveErrorKind::Token(text),
+            other => other,
         })?;
         if !answer.status.is_success() {
             let details = token_error_details(&answer.body);
@@ -679,12 +704,13 @@ impl Resolver for RegistryResolver {
     ) -> BoxFuture<'a, std::result::Result<Digest, ResolveError>> {
         Box::pin(async move {
             let endpoint = self.endpoint(lookup);
-            let result = tokio::time::timeout(LOOKUP_DEADLINE, self.resolve_at(&endpoint, lookup))
+            let deadline = self.lookup_deadline;
+            let result = tokio::time::timeout(deadline, self.resolve_at(&endpoint, lookup))
                 .await
                 .unwrap_or_else(|_| {
                     Err(ResolveErrorKind::Network(format!(
-                        "gave up after {} s",
-                        LOOKUP_DEADLINE.as_secs()
+                        "timed out after {} (the deadline for one lookup, retries included)",
+                        seconds(deadline)
                     )))
                 });
             result.map_err(|kind| ResolveError {
@@ -892,6 +918,44 @@ fn select_platform(body: &[u8], wanted: &Platform) -> Result<Option<Digest>> {
                 "{wanted} (available: {available})"
             )))
         }
+    }
+}
+
+/// What a request that failed means to the user; `what` names the kind of body (for a
+/// body over its cap).
+fn failure_kind(failure: Failure, what: &str) -> ResolveErrorKind {
+    match failure {
+        Failure::Network(error) => network_error(&error),
+        Failure::TimedOut { after, attempts } => ResolveErrorKind::Network(format!(
+            "timed out after {} ({attempts} attempts, no complete answer)",
+            seconds(after)
+        )),
+        Failure::TooLarge { url, limit } => {
+            let host = reqwest::Url::parse(&url)
+                .map(|u| u.authority().to_string())
+                .unwrap_or(url);
+            ResolveErrorKind::Protocol(format!(
+                "{host} sent a {what} larger than the {} limit; refused without reading the rest",
+                size(limit)
+            ))
+        }
+        Failure::Redirect(why) => ResolveErrorKind::Protocol(format!("redirect refused: {why}")),
+    }
+}
+
+/// `0.5 s`, `30 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
+
+/// `4 MiB`, `512 KiB`, `100 bytes`.
+fn size(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
