@@ -463,6 +463,45 @@ fn registry_with_realm(auth: &FakeRegistry) -> FakeRegistry {
 }
 
 #[test]
+fn realm_on_another_host_gets_the_registrys_credentials_and_no_other_registrys() {
+    let auth = FakeRegistry::start_on("127.0.0.2");
+    auth.on(
+        "GET",
+        "/token",
+        FakeResponse::status(200).body(format!("{{\"token\":\"{TOKEN}\"}}").as_bytes()),
+    );
+    let ours = registry_with_realm(&auth);
+    let theirs = registry_with_realm(&auth);
+    // Credentials for `ours` only.
+    let config = docker_config(&[ours.host()]);
+    let resolver = resolver(
+        &[ours.host(), theirs.host(), auth.host()],
+        Some(config.path()),
+    );
+    assert_eq!(
+        resolve(&resolver, &format!("{}/team/app:1", ours.host())).unwrap(),
+        DIGEST
+    );
+    assert_eq!(
+        resolve(&resolver, &format!("{}/team/app:1", theirs.host())).unwrap(),
+        DIGEST
+    );
+    // Docker's way: the realm `ours` named is shown `ours`'s credentials…
+    let seen = authorizations(&auth);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].1, Some(basic_header()), "{seen:?}");
+    // …and the same realm, named by `theirs`, is not.
+    assert_eq!(seen[1].1, None, "{seen:?}");
+    for registry in [&ours, &theirs] {
+        let head = authorizations(registry)
+            .into_iter()
+            .find(|(line, _)| line.starts_with("HEAD"))
+            .unwrap();
+        assert_eq!(head.1, Some(format!("Bearer {TOKEN}")));
+    }
+}
+
+#[test]
 fn identity_token_post_is_never_redirected() {
     let auth = FakeRegistry::start();
     let elsewhere = FakeRegistry::start_on("127.0.0.2");

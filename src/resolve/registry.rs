@@ -15,6 +15,25 @@
 //! the status and headers that retries and messages need. Every request goes through
 //! [`Transport::send`] (module `http`): the per-host cap, the retries, the deadlines,
 //! the body caps and redirects live there.
+//!
+//! ## Who is shown which credentials
+//!
+//! Credentials are looked up for the host a lookup is sent to (the mirror, if one
+//! applies; never Docker Hub's for a mirror) and go only to:
+//!
+//! - that host itself (basic auth); a redirect to another scheme, host or port is
+//!   followed without them (module `http`);
+//! - the token realm named by **that host's own** `WWW-Authenticate` challenge, which
+//!   may be on another host: that is how Docker Hub works (registry-1.docker.io names
+//!   auth.docker.io), and the Docker client does the same (distribution's token handler
+//!   sends the registry's basic credentials to the realm its challenge names). Challenges
+//!   and tokens are kept per registry host, so one registry's credentials never reach a
+//!   realm another registry named.
+//!
+//! Stricter than Docker: a registry spoken to over HTTPS whose challenge names a
+//! plain-`http://` realm is refused when we hold credentials for it (the realm would
+//! receive them in clear text); the realm's host may be allowed with
+//! `--insecure-registry`. Without credentials the anonymous token request goes ahead.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -557,6 +576,29 @@ impl RegistryResolver {
         .clone()
     }
 
+    /// Whether the credentials for registry `host` may be sent to `realm`, the realm its
+    /// challenge named (see the module): not in clear text when the registry itself is
+    /// spoken to over HTTPS, unless the realm's host is listed as insecure.
+    fn realm_may_receive_credentials(
+        &self,
+        host: &str,
+        realm: &reqwest::Url,
+    ) -> std::result::Result<(), String> {
+        if realm.scheme() == "https"
+            || self.scheme(host) == "http"
+            || self.scheme(realm.authority()) == "http"
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "{host} names the token realm {}, which is not HTTPS: refusing to send the \
+             credentials for {host} there in clear text (pass --insecure-registry {} if \
+             that is intended)",
+            realm.as_str(),
+            realm.authority()
+        ))
+    }
+
     /// The bearer token for `endpoint`'s repository, fetched once per host and
     /// repository and shared by concurrent lookups; renewed when due.
     async fn token(
@@ -596,6 +638,10 @@ impl RegistryResolver {
         let mut url = reqwest::Url::parse(realm).map_err(|e| {
             ResolveErrorKind::Token(format!("the token realm {realm:?} is not a URL: {e}"))
         })?;
+        if found.credential.is_some() {
+            self.realm_may_receive_credentials(&endpoint.host, &url)
+                .map_err(ResolveErrorKind::Token)?;
+        }
         let mut form = reqwest::Url::parse("http://form.invalid/").expect("static URL");
         let answer = match &found.credential {
             Some(Credential::IdentityToken(refresh)) => {
@@ -1042,6 +1088,41 @@ mod tests {
         assert!(
             matches!(error, ResolveErrorKind::InvalidDigest(_)),
             "{error:?}"
+        );
+    }
+
+    #[test]
+    fn credentials_go_to_a_plain_http_realm_only_from_a_plain_http_registry() {
+        let resolver = RegistryResolver::new(RegistryConfig {
+            insecure: vec!["127.0.0.1:5000".into(), "auth.corp:8080".into()],
+            ..RegistryConfig::default()
+        })
+        .unwrap();
+        let url = |text: &str| reqwest::Url::parse(text).unwrap();
+        // Docker Hub's way: an HTTPS realm on another host.
+        assert!(
+            resolver
+                .realm_may_receive_credentials("registry.corp", &url("https://auth.corp/token"))
+                .is_ok()
+        );
+        // An HTTPS registry naming a plain-HTTP realm: refused.
+        let refused = resolver
+            .realm_may_receive_credentials("registry.corp", &url("http://evil.example/token"))
+            .unwrap_err();
+        assert!(
+            refused.contains("http://evil.example/token, which is not HTTPS"),
+            "{refused}"
+        );
+        // The user said plain HTTP is fine: for the registry, or for the realm's host.
+        assert!(
+            resolver
+                .realm_may_receive_credentials("127.0.0.1:5000", &url("http://127.0.0.2:1/t"))
+                .is_ok()
+        );
+        assert!(
+            resolver
+                .realm_may_receive_credentials("registry.corp", &url("http://auth.corp:8080/t"))
+                .is_ok()
         );
     }
 
