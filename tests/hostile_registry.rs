@@ -525,3 +525,119 @@ fn identity_token_post_is_never_redirected() {
     assert!(!error.to_string().contains(SECRET), "{error}");
     assert!(elsewhere.requests().is_empty());
 }
+
+/// A tree with one Dockerfile naming each of `images`.
+fn tree_with(images: &[String]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = images.iter().map(|i| format!("FROM {i}\n")).collect();
+    std::fs::write(dir.path().join("Dockerfile"), text).unwrap();
+    dir
+}
+
+/// `pin` as verbose as it gets, with `RUST_LOG=trace`, credentials from `config`, plain
+/// HTTP to `hosts`; stdout and stderr together, and the exit code.
+fn run_pin(config: &Path, hosts: &[String], tree: &Path, args: &[&str]) -> (String, Option<i32>) {
+    let mut cmd = support::pin_cmd();
+    cmd.env("DOCKER_CONFIG", config)
+        .env("RUST_LOG", "trace")
+        .env("RUST_BACKTRACE", "1")
+        .args(args);
+    for host in hosts {
+        cmd.args(["--insecure-registry", host]);
+    }
+    let output = cmd.arg(tree).output().expect("run pin");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (text, output.status.code())
+}
+
+/// Neither the password, nor `user:password` in base64, nor any of `tokens`, nor a JWT
+/// (they all start `eyJ`, base64 of `{"`).
+fn assert_no_secret(text: &str, tokens: &[&str]) {
+    assert!(!text.contains(SECRET), "password leaked: {text}");
+    assert!(
+        !text.contains(&base64(&format!("{USER}:{SECRET}"))),
+        "encoded password leaked: {text}"
+    );
+    for token in tokens {
+        assert!(!text.contains(token), "token leaked: {text}");
+    }
+    assert!(!text.contains("eyJ"), "a JWT leaked: {text}");
+}
+
+const VERBOSITIES: [&[&str]; 3] = [&["-v"], &["-vv", "--format", "json"], &["-vvv", "--write"]];
+
+#[test]
+fn pin_binary_never_prints_credentials_or_tokens_even_verbose_or_when_a_server_echoes_them() {
+    // A bearer registry whose realm (another host) mints TOKEN for our credentials.
+    let auth = FakeRegistry::start_on("127.0.0.2");
+    auth.on(
+        "GET",
+        "/token",
+        FakeResponse::status(200).body(format!("{{\"token\":\"{TOKEN}\"}}").as_bytes()),
+    );
+    let good = registry_with_realm(&auth);
+    // A realm that refuses, quoting back the Authorization header and the password.
+    let echoing = FakeRegistry::start_on("127.0.0.3");
+    let echo = format!(
+        "{{\"details\":\"bad credentials: Authorization: {} (password {SECRET})\"}}",
+        basic_header()
+    );
+    echoing.on(
+        "GET",
+        "/token",
+        FakeResponse::status(401).body(echo.as_bytes()),
+    );
+    let refused = registry_with_realm(&echoing);
+    let hosts = [good.host(), refused.host(), auth.host(), echoing.host()];
+    let config = docker_config(&[good.host(), refused.host()]);
+    for args in VERBOSITIES {
+        let tree = tree_with(&[
+            format!("{}/team/app:1", good.host()),
+            format!("{}/team/app:1", refused.host()),
+        ]);
+        let (text, code) = run_pin(config.path(), &hosts, tree.path(), args);
+        assert_eq!(code, Some(2), "{args:?}: {text}");
+        assert!(text.contains(DIGEST), "{args:?}: {text}");
+        assert!(
+            text.contains("(HTTP 401): bad credentials: Authorization: Basic *** (password ***)"),
+            "{args:?}: {text}"
+        );
+        assert_no_secret(&text, &[TOKEN]);
+    }
+}
+
+#[test]
+fn pin_binary_never_prints_secrets_of_real_registries_even_verbose() {
+    use support::{ImageKind, Registry, TokenOptions};
+    // Basic auth, with the wrong password: an error is printed.
+    let basic = Registry::start_with_basic_auth(&[(USER, "the-right-one")]);
+    basic.push_image("team/app", "1", ImageKind::Oci);
+    // Token auth with the right password: tokens are minted and used.
+    let token = Registry::start_with_token_auth(TokenOptions {
+        anonymous_pull: false,
+        users: vec![(USER.to_string(), SECRET.to_string())],
+    });
+    let pushed = token.push_image("team/app", "1", ImageKind::OciIndex(&["linux/amd64"]));
+    let hosts = [basic.host().to_string(), token.host().to_string()];
+    let config = docker_config(&hosts);
+    let tokens = token.token_server().unwrap();
+    // Every JWT of this server starts with the same header (its key ID).
+    let minted = tokens.mint(USER, "team/app", &["pull"]);
+    let jwt_header = minted.split('.').next().unwrap().to_string();
+    for args in VERBOSITIES {
+        let tree = tree_with(&[
+            format!("{}/team/app:1", basic.host()),
+            format!("{}/team/app:1", token.host()),
+        ]);
+        let (text, code) = run_pin(config.path(), &hosts, tree.path(), args);
+        assert_eq!(code, Some(2), "{args:?}: {text}");
+        assert!(text.contains(&pushed.digest), "{args:?}: {text}");
+        assert!(text.contains("not authorized (credentials for"), "{text}");
+        assert_no_secret(&text, &[&minted, &jwt_header]);
+    }
+    assert!(tokens.requests_for("repository:team/app:pull") >= 1);
+}

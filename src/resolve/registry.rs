@@ -701,7 +701,11 @@ impl RegistryResolver {
             other => other,
         })?;
         if !answer.status.is_success() {
-            let details = token_error_details(&answer.body);
+            // A hostile endpoint may quote our credentials back in its error.
+            let details = redact(
+                &token_error_details(&answer.body),
+                found.credential.as_ref(),
+            );
             let refused = matches!(answer.status.as_u16(), 401 | 403);
             return Err(ResolveErrorKind::Token(if refused {
                 format!(
@@ -811,6 +815,41 @@ fn token_error_details(body: &[u8]) -> String {
     }
     let text = String::from_utf8_lossy(body);
     text.trim().chars().take(200).collect()
+}
+
+/// `text` with every spelling of `credential` a server could echo back (the password,
+/// the `Authorization: Basic` value, an identity token, also form-encoded) replaced by
+/// `***`.
+fn redact(text: &str, credential: Option<&Credential>) -> String {
+    let mut secrets = Vec::new();
+    match credential {
+        Some(Credential::Basic { username, password }) => {
+            secrets.push(STANDARD.encode(format!("{username}:{}", password.expose())));
+            secrets.push(password.expose().to_string());
+        }
+        Some(Credential::IdentityToken(token)) => secrets.push(token.expose().to_string()),
+        None => {}
+    }
+    let encoded: Vec<String> = secrets
+        .iter()
+        .map(|secret| {
+            let mut form = reqwest::Url::parse("http://form.invalid/").expect("static URL");
+            form.query_pairs_mut().append_pair("s", secret);
+            form.query()
+                .unwrap_or("s=")
+                .trim_start_matches("s=")
+                .to_string()
+        })
+        .collect();
+    secrets.extend(encoded);
+    secrets.retain(|secret| !secret.is_empty());
+    // Longest first, so that a password inside its base64 form cannot split it.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    let mut text = text.to_string();
+    for secret in &secrets {
+        text = text.replace(secret.as_str(), "***");
+    }
+    text
 }
 
 /// `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`.
@@ -1025,6 +1064,7 @@ fn network_error(error: &reqwest::Error) -> ResolveErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolve::credentials::Secret;
 
     fn index(entries: &[(&str, &str, Option<&str>, char)]) -> Vec<u8> {
         let manifests: Vec<serde_json::Value> = entries
@@ -1124,6 +1164,25 @@ mod tests {
                 .realm_may_receive_credentials("registry.corp", &url("http://auth.corp:8080/t"))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn credentials_echoed_by_a_server_are_redacted() {
+        let basic = Credential::Basic {
+            username: "alice".into(),
+            password: Secret::new("p@ss word"),
+        };
+        let echoed = format!(
+            "bad Basic {} for p@ss word (p%40ss+word)",
+            STANDARD.encode("alice:p@ss word")
+        );
+        assert_eq!(redact(&echoed, Some(&basic)), "bad Basic *** for *** (***)");
+        let identity = Credential::IdentityToken(Secret::new("refresh-me"));
+        assert_eq!(
+            redact("refresh_token=refresh-me is revoked", Some(&identity)),
+            "refresh_token=*** is revoked"
+        );
+        assert_eq!(redact("nothing to hide", None), "nothing to hide");
     }
 
     #[test]
