@@ -641,3 +641,43 @@ fn pin_binary_never_prints_secrets_of_real_registries_even_verbose() {
     }
     assert!(tokens.requests_for("repository:team/app:pull") >= 1);
 }
+
+#[test]
+fn token_with_an_absurd_lifetime_is_used_not_a_crash() {
+    let auth = FakeRegistry::start_on("127.0.0.2");
+    auth.on(
+        "GET",
+        "/token",
+        FakeResponse::status(200)
+            .body(format!("{{\"token\":\"{TOKEN}\",\"expires_in\":{}}}", u64::MAX).as_bytes()),
+    );
+    let registry = registry_with_realm(&auth);
+    let resolver = resolver(&[registry.host(), auth.host()], None);
+    let digest = resolve(&resolver, &format!("{}/team/app:1", registry.host())).unwrap();
+    assert_eq!(digest, DIGEST);
+}
+
+#[test]
+fn basic_credentials_for_the_realm_do_not_follow_its_redirect_to_another_host() {
+    let auth = FakeRegistry::start_on("127.0.0.2");
+    let elsewhere = FakeRegistry::start_on("127.0.0.3");
+    auth.on(
+        "GET",
+        "/token",
+        FakeResponse::redirect(302, &format!("{}/token", elsewhere.url())),
+    );
+    elsewhere.on(
+        "GET",
+        "/token",
+        FakeResponse::status(200).body(format!("{{\"token\":\"{TOKEN}\"}}").as_bytes()),
+    );
+    let registry = registry_with_realm(&auth);
+    let config = docker_config(&[registry.host()]);
+    let resolver = resolver(
+        &[registry.host(), auth.host(), elsewhere.host()],
+        Some(config.path()),
+    );
+    resolve(&resolver, &format!("{}/team/app:1", registry.host())).unwrap();
+    assert_eq!(authorizations(&auth)[0].1, Some(basic_header()));
+    assert_no_authorization(&elsewhere);
+}

@@ -90,6 +90,9 @@ pub const MAX_TOKEN_BYTES: usize = 1024 * 1024;
 /// specification: 60 s); tokens are renewed this long before they expire.
 const TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 const TOKEN_MARGIN: Duration = Duration::from_secs(10);
+/// The longest a token is kept, whatever `expires_in` says: a run takes minutes, and a
+/// hostile `expires_in` of 2^64 − 1 seconds must not overflow the clock.
+const TOKEN_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 /// Requests in flight to one registry host, by default. With `--jobs 32` a run keeps
 /// about 16 token requests (at the auth host) and 16 `HEAD`s (at the registry) in
 /// flight: `benches/resolve.sh` resolves 200 images through 50 ms of latency in about
@@ -739,7 +742,8 @@ impl RegistryResolver {
         let lifetime = parsed
             .expires_in
             .map(Duration::from_secs)
-            .unwrap_or(TOKEN_DEFAULT_LIFETIME);
+            .unwrap_or(TOKEN_DEFAULT_LIFETIME)
+            .min(TOKEN_MAX_LIFETIME);
         Ok(Token {
             value,
             renew_at: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
