@@ -681,3 +681,87 @@ fn basic_credentials_for_the_realm_do_not_follow_its_redirect_to_another_host() 
     assert_eq!(authorizations(&auth)[0].1, Some(basic_header()));
     assert_no_authorization(&elsewhere);
 }
+
+/// Terminal control characters (ESC, BEL, CR, …) a hostile registry put in its text.
+fn assert_printable(message: &str) {
+    assert!(
+        !message.chars().any(|c| c.is_control()),
+        "control characters reach the terminal: {message:?}"
+    );
+}
+
+#[test]
+fn terminal_escapes_in_a_token_error_are_not_printed() {
+    let auth = FakeRegistry::start_on("127.0.0.2");
+    auth.on(
+        "GET",
+        "/token",
+        FakeResponse::status(403)
+            .body(br#"{"details":"denied\u001b[2K\u001b[1A\r pin: resolved everything\u0007"}"#),
+    );
+    let registry = registry_with_realm(&auth);
+    let resolver = resolver(&[registry.host(), auth.host()], None);
+    let error = resolve(&resolver, &format!("{}/team/app:1", registry.host())).unwrap_err();
+    let message = error.to_string();
+    assert_printable(&message);
+    assert!(message.contains(r"denied\u{1b}[2K"), "{message}");
+}
+
+#[test]
+fn terminal_escapes_in_an_index_are_not_printed() {
+    let fake = FakeRegistry::start();
+    let index = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","platform":{"os":"linux\u001b]0;owned\u0007","architecture":"amd64"}}]}"#;
+    fake.on(
+        "HEAD",
+        "/v2/team/app/manifests/1",
+        FakeResponse::status(200).header("Content-Type", OCI_INDEX),
+    );
+    fake.on(
+        "GET",
+        "/v2/team/app/manifests/1",
+        FakeResponse::status(200)
+            .header("Content-Type", OCI_INDEX)
+            .body(index),
+    );
+    let resolver = RegistryResolver::new(RegistryConfig {
+        insecure: vec![fake.host()],
+        platform: Some("linux/arm64".parse().unwrap()),
+        ..RegistryConfig::default()
+    })
+    .unwrap()
+    .with_credentials(CredentialSources::none());
+    let error = resolve(&resolver, &format!("{}/team/app:1", fake.host())).unwrap_err();
+    assert!(
+        matches!(error.kind, ResolveErrorKind::PlatformNotFound(_)),
+        "{error:?}"
+    );
+    assert_printable(&error.to_string());
+}
+
+#[test]
+fn a_long_echo_is_redacted_before_it_is_shortened() {
+    let auth = FakeRegistry::start_on("127.0.0.2");
+    // The secret straddles the 200 characters a message keeps of the details.
+    let echo = format!(
+        "{{\"details\":\"{}{}\"}}",
+        "x".repeat(190),
+        base64(&format!("{USER}:{SECRET}"))
+    );
+    auth.on(
+        "GET",
+        "/token",
+        FakeResponse::status(401).body(echo.as_bytes()),
+    );
+    let registry = registry_with_realm(&auth);
+    let config = docker_config(&[registry.host()]);
+    let resolver = resolver(&[registry.host(), auth.host()], Some(config.path()));
+    let message = resolve(&resolver, &format!("{}/team/app:1", registry.host()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains(&format!("{}***", "x".repeat(190))),
+        "{message}"
+    );
+    let encoded = base64(&format!("{USER}:{SECRET}"));
+    assert!(!message.contains(&encoded[..8]), "{message}");
+}

@@ -704,11 +704,13 @@ impl RegistryResolver {
             other => other,
         })?;
         if !answer.status.is_success() {
-            // A hostile endpoint may quote our credentials back in its error.
+            // A hostile endpoint may quote our credentials back in its error, or write
+            // terminal escapes: redact the whole text, then shorten and neutralise it.
             let details = redact(
                 &token_error_details(&answer.body),
                 found.credential.as_ref(),
             );
+            let details = printable(&details.chars().take(200).collect::<String>());
             let refused = matches!(answer.status.as_u16(), 401 | 403);
             return Err(ResolveErrorKind::Token(if refused {
                 format!(
@@ -803,8 +805,8 @@ fn rate_limit_suffix(answer: &Answer) -> String {
     }
 }
 
-/// The `details` or `errors[].message` of a token server's error body, else the body
-/// (shortened).
+/// The `details` (or `error_description`, `error`) of a token server's error body, else
+/// the body; whole, so that [`redact`] sees every secret before it is shortened.
 fn token_error_details(body: &[u8]) -> String {
     #[derive(Deserialize)]
     struct Body {
@@ -817,8 +819,22 @@ fn token_error_details(body: &[u8]) -> String {
     {
         return text;
     }
-    let text = String::from_utf8_lossy(body);
-    text.trim().chars().take(200).collect()
+    String::from_utf8_lossy(body).trim().to_string()
+}
+
+/// Text a registry chose, made safe for a terminal: control characters (ESC starts
+/// the sequences that move the cursor, erase lines or retitle the window) are shown
+/// escaped, `\u{1b}`, instead of acting.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `text` with every spelling of `credential` a server could echo back (the password,
@@ -944,10 +960,11 @@ struct IndexPlatform {
 
 impl IndexPlatform {
     fn describe(&self) -> String {
-        match &self.variant {
+        let text = match &self.variant {
             Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
             None => format!("{}/{}", self.os, self.architecture),
-        }
+        };
+        printable(&text)
     }
 }
 
@@ -967,7 +984,8 @@ fn select_platform(body: &[u8], wanted: &Platform) -> Result<Option<Digest>> {
         && media_type != DOCKER_MANIFEST_LIST
     {
         return Err(ResolveErrorKind::Protocol(format!(
-            "manifest with children has unexpected media type {media_type}"
+            "manifest with children has unexpected media type {}",
+            printable(media_type)
         )));
     }
     let normal = |architecture: &str, variant: Option<&str>| -> Option<String> {
@@ -992,12 +1010,19 @@ fn select_platform(body: &[u8], wanted: &Platform) -> Result<Option<Digest>> {
     match found {
         Some(entry) => Ok(Some(Digest::parse(&entry.digest)?)),
         None => {
-            let available: Vec<String> = manifests
+            let mut available: Vec<String> = manifests
                 .iter()
                 .filter_map(|entry| entry.platform.as_ref())
                 .filter(|p| p.os != "unknown")
                 .map(IndexPlatform::describe)
                 .collect();
+            // A hostile index may list thousands: name a screenful.
+            const SHOWN: usize = 32;
+            if available.len() > SHOWN {
+                let more = available.len() - SHOWN;
+                available.truncate(SHOWN);
+                available.push(format!("and {more} more"));
+            }
             let available = if available.is_empty() {
                 "none listed".to_string()
             } else {
