@@ -765,3 +765,33 @@ fn a_long_echo_is_redacted_before_it_is_shortened() {
     let encoded = base64(&format!("{USER}:{SECRET}"));
     assert!(!message.contains(&encoded[..8]), "{message}");
 }
+
+#[test]
+fn a_body_that_trickles_in_is_cut_by_the_request_deadline() {
+    let fake = FakeRegistry::start();
+    fake.on(
+        "HEAD",
+        "/v2/team/app/manifests/1",
+        FakeResponse::status(200).header("Content-Type", OCI_MANIFEST),
+    );
+    // 1000 bytes, one every 50 ms: 50 s in all, never silent for long.
+    fake.on(
+        "GET",
+        "/v2/team/app/manifests/1",
+        FakeResponse::trickle(1000, Duration::from_millis(50)),
+    );
+    let resolver = resolver(&[fake.host()], None).with_request_timeout(Duration::from_millis(400));
+    let started = Instant::now();
+    let error = resolve(&resolver, &format!("{}/team/app:1", fake.host())).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("timed out after 0.4 s (4 attempts, no complete answer)"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -38,6 +38,14 @@ pub enum Behaviour {
         /// Whether to send `Content-Length: len`.
         declare_length: bool,
     },
+    /// Headers at once, then a body of `len` bytes (declared) one byte per `every`:
+    /// a slow-loris body that never stalls long enough for a read timeout.
+    Trickle {
+        /// Bytes the body would have.
+        len: u64,
+        /// The pause between two bytes.
+        every: std::time::Duration,
+    },
 }
 
 impl FakeResponse {
@@ -66,6 +74,14 @@ impl FakeResponse {
                 len,
                 declare_length,
             },
+            ..FakeResponse::status(200)
+        }
+    }
+
+    /// A 200 whose `len`-byte body comes one byte per `every`.
+    pub fn trickle(len: u64, every: std::time::Duration) -> FakeResponse {
+        FakeResponse {
+            behaviour: Behaviour::Trickle { len, every },
             ..FakeResponse::status(200)
         }
     }
@@ -266,6 +282,19 @@ fn serve(script: &Mutex<Script>, sent: &AtomicU64, mut stream: TcpStream) -> std
             left -= n as u64;
         }
         return stream.flush();
+    }
+    if let Behaviour::Trickle { len, every } = response.behaviour {
+        head.push_str(&format!(
+            "Content-Length: {len}\r\nConnection: close\r\n\r\n"
+        ));
+        stream.write_all(head.as_bytes())?;
+        for _ in 0..len {
+            stream.write_all(b" ")?;
+            stream.flush()?;
+            sent.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(every);
+        }
+        return Ok(());
     }
     head.push_str(&format!(
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
