@@ -1,20 +1,40 @@
-//! Sending one registry request well: a cap on requests in flight per host, and retries
-//! of what is worth retrying.
+//! Sending one registry request well: a cap on requests in flight per host, retries of
+//! what is worth retrying, a deadline per attempt, a cap on the bytes read, and
+//! redirects followed without handing our credentials to another host.
 //!
 //! Retried: 429 (after `Retry-After`, seconds or an HTTP date, at most
 //! [`MAX_RETRY_AFTER`]), 500/502/503/504, connection resets, closed connections and
 //! timeouts; with exponential backoff and full jitter (AWS's "full jitter": a random wait
 //! between 0 and `BASE_BACKOFF · 2^attempt`), at most [`MAX_ATTEMPTS`] attempts. Not
 //! retried: any other status (401, 403, 404 are answers), refused connections and TLS
-//! failures (they do not heal in a second).
+//! failures (they do not heal in a second), bodies over the cap, refused redirects.
+//!
+//! A registry may be hostile, so nothing it sends is trusted to be small or quick:
+//!
+//! - **Deadline.** Each attempt (connection, redirects and the whole body) must finish
+//!   within the request timeout ([`DEFAULT_REQUEST_TIMEOUT`] unless set), else it
+//!   counts as a timeout. A server that accepts the connection and says nothing costs
+//!   at most [`MAX_ATTEMPTS`] timeouts plus backoff (and the caller's own deadline).
+//! - **Body cap.** Bodies are read chunk by chunk and the read stops at the caller's
+//!   cap (a `Content-Length` over it is refused before reading): an endless body costs
+//!   at most the cap in memory and time.
+//! - **Redirects.** The client must be built with `redirect::Policy::none()`: this
+//!   module follows redirects itself, at most [`MAX_REDIRECTS`] hops. reqwest's own
+//!   policy strips `Authorization` only when a hop leaves the *previous* hop's origin,
+//!   and rebuilds every hop from the first request's headers, so in a chain
+//!   `A → B → B` the second request to B carries A's credentials. Here every hop is
+//!   compared with the *first* request's origin (scheme, host, port): `Authorization`,
+//!   `Cookie` and `Proxy-Authorization` go only to that origin (what Go's `net/http`,
+//!   and so the Docker client, does). A redirect from `https` to `http` is refused, and a
+//!   `POST` (its body may carry a refresh token) is never redirected.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::HeaderMap;
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, LOCATION, PROXY_AUTHORIZATION};
+use reqwest::{Method, Request, RequestBuilder, StatusCode, Url};
 use tokio::sync::Semaphore;
 
 /// Attempts per request, the first included.
@@ -23,9 +43,14 @@ pub const MAX_ATTEMPTS: u32 = 4;
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The backoff before the second attempt is random in `0..BASE_BACKOFF`, then doubles.
 const BASE_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest one attempt may take (connection, redirects and body) unless set otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Redirect hops followed per request; the distribution API needs none for
+/// manifests, a few cover a registry behind a moved host or a CDN.
+pub const MAX_REDIRECTS: usize = 5;
 
-/// A response read to its end: manifests are small, and reading inside the retry loop
-/// lets a connection that breaks mid-body be retried too.
+/// A response read to its end (at most the cap): manifests are small, and reading
+/// inside the retry loop lets a connection that breaks mid-body be retried too.
 #[derive(Debug)]
 pub struct Answer {
     /// The status.
@@ -48,13 +73,48 @@ impl Answer {
 pub enum Failure {
     /// No answer: the error of the last attempt.
     Network(reqwest::Error),
+    /// No attempt finished within the request timeout.
+    TimedOut {
+        /// The request timeout.
+        after: Duration,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The body is longer than the caller's cap; the rest was not read.
+    TooLarge {
+        /// The URL that answered (after redirects).
+        url: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// A redirect that is not followed (to `http` from `https`, too many, a `POST`, no
+    /// usable `Location`).
+    Redirect(String),
+}
+
+/// Why one attempt failed.
+enum AttemptError {
+    Network(reqwest::Error),
+    TimedOut,
+    TooLarge { url: String, limit: usize },
+    Redirect(String),
+}
+
+impl From<reqwest::Error> for AttemptError {
+    fn from(error: reqwest::Error) -> AttemptError {
+        if error.is_timeout() {
+            AttemptError::TimedOut
+        } else {
+            AttemptError::Network(error)
+        }
+    }
 }
 
 /// The HTTP client with per-host caps.
 pub struct Transport {
     client: reqwest::Client,
-    /// Overrides the client's timeout per request (`None`: the client's own).
-    request_timeout: Option<Duration>,
+    /// The deadline of one attempt.
+    request_timeout: Duration,
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -64,7 +124,7 @@ impl Transport {
     pub fn new(client: reqwest::Client, per_host: usize) -> Transport {
         Transport {
             client,
-            request_timeout: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             per_host: per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
         }
@@ -77,7 +137,7 @@ impl Transport {
 
     /// Gives up on one attempt after `timeout` (then retries).
     pub fn set_request_timeout(&mut self, timeout: Duration) {
-        self.request_timeout = Some(timeout);
+        self.request_timeout = timeout;
     }
 
     fn semaphore(&self, host: &str) -> Arc<Semaphore> {
@@ -89,12 +149,14 @@ impl Transport {
         )
     }
 
-    /// Sends the request `build` makes (once per attempt) and reads the answer,
-    /// retrying as the module says. The last answer is returned whatever its status.
+    /// Sends the request `build` makes (once per attempt) and reads the answer, at
+    /// most `max_body` bytes of it, retrying as the module says. The last answer is
+    /// returned whatever its status.
     pub async fn send(
         &self,
         method: Method,
         url: &str,
+        max_body: usize,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Answer, Failure> {
         let host = reqwest::Url::parse(url)
@@ -110,7 +172,10 @@ impl Transport {
             attempt += 1;
             let result = {
                 let _permit = semaphore.acquire().await.expect("semaphore never closed");
-                self.attempt(method.clone(), url, &build).await
+                let attempt = self.attempt(method.clone(), url, max_body, &build);
+                tokio::time::timeout(self.request_timeout, attempt)
+                    .await
+                    .unwrap_or(Err(AttemptError::TimedOut))
             };
             let last = attempt >= MAX_ATTEMPTS;
             match result {
@@ -127,41 +192,139 @@ impl Transport {
                         _ => return Ok(answer),
                     }
                 }
-                Err(error) => {
+                Err(AttemptError::TimedOut) if last => {
+                    return Err(Failure::TimedOut {
+                        after: self.request_timeout,
+                        attempts: attempt,
+                    });
+                }
+                Err(AttemptError::TimedOut) => tokio::time::sleep(backoff(attempt)).await,
+                Err(AttemptError::Network(error)) => {
                     if last || !retryable(&error) {
                         return Err(Failure::Network(error));
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                 }
+                Err(AttemptError::TooLarge { url, limit }) => {
+                    return Err(Failure::TooLarge { url, limit });
+                }
+                Err(AttemptError::Redirect(why)) => return Err(Failure::Redirect(why)),
             }
         }
     }
 
+    /// One attempt: the request, the redirects it meets (see the module), and the body
+    /// up to `max_body` bytes.
     async fn attempt(
         &self,
         method: Method,
         url: &str,
+        max_body: usize,
         build: &impl Fn(RequestBuilder) -> RequestBuilder,
-    ) -> Result<Answer, reqwest::Error> {
-        let head = method == Method::HEAD;
-        let mut request = build(self.client.request(method, url));
-        if let Some(timeout) = self.request_timeout {
-            request = request.timeout(timeout);
-        }
-        let response = request.send().await?;
+    ) -> Result<Answer, AttemptError> {
+        let first = build(self.client.request(method.clone(), url)).build()?;
+        let origin = first.url().clone();
+        let headers = first.headers().clone();
+        let mut request = first;
+        let mut hops = 0;
+        let mut response = loop {
+            let current = request.url().clone();
+            let response = self.client.execute(request).await?;
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break response;
+            }
+            let next = next_hop(&method, &current, status, response.headers(), hops)?;
+            hops += 1;
+            let method = if status == StatusCode::SEE_OTHER && method != Method::HEAD {
+                Method::GET
+            } else {
+                method.clone()
+            };
+            let mut next_request = Request::new(method, next);
+            *next_request.headers_mut() = headers.clone();
+            if !same_origin(&origin, next_request.url()) {
+                for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
+                    next_request.headers_mut().remove(name);
+                }
+            }
+            request = next_request;
+        };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = if head {
-            Vec::new()
-        } else {
-            response.bytes().await?.to_vec()
-        };
+        let mut body = Vec::new();
+        if method != Method::HEAD {
+            let too_large = |response: &reqwest::Response| AttemptError::TooLarge {
+                url: response.url().to_string(),
+                limit: max_body,
+            };
+            if response
+                .content_length()
+                .is_some_and(|length| length > max_body as u64)
+            {
+                return Err(too_large(&response));
+            }
+            // Chunk by chunk: an endless body costs at most the cap.
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > max_body {
+                    return Err(too_large(&response));
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
         Ok(Answer {
             status,
             headers,
             body,
         })
     }
+}
+
+/// Where a redirect from `current` leads, if it may be followed.
+fn next_hop(
+    method: &Method,
+    current: &Url,
+    status: StatusCode,
+    headers: &HeaderMap,
+    hops: usize,
+) -> Result<Url, AttemptError> {
+    let status = status.as_u16();
+    if *method == Method::POST {
+        return Err(AttemptError::Redirect(format!(
+            "{current} answered a POST with a redirect (HTTP {status}); not followed"
+        )));
+    }
+    if hops >= MAX_REDIRECTS {
+        return Err(AttemptError::Redirect(format!(
+            "more than {MAX_REDIRECTS} redirects, the last from {current}"
+        )));
+    }
+    let location = header(headers, LOCATION.as_str()).ok_or_else(|| {
+        AttemptError::Redirect(format!(
+            "{current} answered HTTP {status} without a Location"
+        ))
+    })?;
+    let next = current.join(&location).map_err(|e| {
+        AttemptError::Redirect(format!(
+            "{current} redirects to {location:?}, which is not a URL: {e}"
+        ))
+    })?;
+    match (current.scheme(), next.scheme()) {
+        ("https", "https") | ("http", "http") | ("http", "https") => Ok(next),
+        ("https", "http") => Err(AttemptError::Redirect(format!(
+            "{current} redirects to plain HTTP ({next}); refused"
+        ))),
+        _ => Err(AttemptError::Redirect(format!(
+            "{current} redirects to {next}, which is not HTTP(S); refused"
+        ))),
+    }
+}
+
+/// Same scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Whether a failed attempt may succeed if tried again.
@@ -292,6 +455,86 @@ mod tests {
             "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
         );
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+    }
+
+    fn hop(method: Method, from: &str, location: &str, hops: usize) -> Result<String, String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(LOCATION, location.parse().unwrap());
+        let from = Url::parse(from).unwrap();
+        match next_hop(
+            &method,
+            &from,
+            StatusCode::TEMPORARY_REDIRECT,
+            &headers,
+            hops,
+        ) {
+            Ok(url) => Ok(url.to_string()),
+            Err(AttemptError::Redirect(why)) => Err(why),
+            Err(_) => Err("not a redirect error".into()),
+        }
+    }
+
+    #[test]
+    fn redirect_from_https_to_http_is_refused() {
+        let refused = hop(
+            Method::HEAD,
+            "https://r.example/v2/",
+            "http://r.example/x",
+            0,
+        );
+        assert_eq!(
+            refused,
+            Err(
+                "https://r.example/v2/ redirects to plain HTTP (http://r.example/x); refused"
+                    .into()
+            )
+        );
+        assert_eq!(
+            hop(Method::GET, "https://r.example/v2/a", "/v2/b", 0),
+            Ok("https://r.example/v2/b".into())
+        );
+        assert_eq!(
+            hop(
+                Method::GET,
+                "http://r.example/v2/a",
+                "https://cdn.example/b",
+                0
+            ),
+            Ok("https://cdn.example/b".into())
+        );
+        assert!(hop(Method::GET, "https://r.example/", "file:///etc/passwd", 0).is_err());
+    }
+
+    #[test]
+    fn redirects_are_limited_and_a_post_is_never_redirected() {
+        let limit = hop(Method::GET, "https://r.example/a", "/b", MAX_REDIRECTS);
+        assert!(limit.unwrap_err().starts_with("more than 5 redirects"));
+        let post = hop(Method::POST, "https://auth.example/token", "/t", 0);
+        assert!(
+            post.unwrap_err()
+                .contains("answered a POST with a redirect")
+        );
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        assert!(same_origin(
+            &url("https://a.example/x"),
+            &url("https://a.example:443/y")
+        ));
+        assert!(!same_origin(
+            &url("https://a.example/x"),
+            &url("http://a.example/x")
+        ));
+        assert!(!same_origin(
+            &url("http://a.example:1/x"),
+            &url("http://a.example:2/x")
+        ));
+        assert!(!same_origin(
+            &url("https://a.example/x"),
+            &url("https://b.a.example/x")
+        ));
     }
 
     #[test]

@@ -13,7 +13,27 @@
 //! oci-client pings `/v2/` again for every repository (one extra round trip per
 //! image), hides `expires_in`, sends no credentials from helpers, and its errors drop
 //! the status and headers that retries and messages need. Every request goes through
-//! [`Transport::send`] (module `http`): the per-host cap and the retries live there.
+//! [`Transport::send`] (module `http`): the per-host cap, the retries, the deadlines,
+//! the body caps and redirects live there.
+//!
+//! ## Who is shown which credentials
+//!
+//! Credentials are looked up for the host a lookup is sent to (the mirror, if one
+//! applies; never Docker Hub's for a mirror) and go only to:
+//!
+//! - that host itself (basic auth); a redirect to another scheme, host or port is
+//!   followed without them (module `http`);
+//! - the token realm named by **that host's own** `WWW-Authenticate` challenge, which
+//!   may be on another host: that is how Docker Hub works (registry-1.docker.io names
+//!   auth.docker.io), and the Docker client does the same (distribution's token handler
+//!   sends the registry's basic credentials to the realm its challenge names). Challenges
+//!   and tokens are kept per registry host, so one registry's credentials never reach a
+//!   realm another registry named.
+//!
+//! Stricter than Docker: a registry spoken to over HTTPS whose challenge names a
+//! plain-`http://` realm is refused when we hold credentials for it (the realm would
+//! receive them in clear text); the realm's host may be allowed with
+//! `--insecure-registry`. Without credentials the anonymous token request goes ahead.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -53,16 +73,26 @@ const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json";
 
-/// Longest a single request may take, connection included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a connection may take to open.
+/// Longest a connection may take to open. (One request's deadline is the transport's,
+/// [`super::http::DEFAULT_REQUEST_TIMEOUT`].)
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest one lookup may take, all requests, retries and waits included.
-const LOOKUP_DEADLINE: Duration = Duration::from_secs(120);
+pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(120);
+/// Most bytes read of a manifest, an index, a config blob, or any other registry
+/// answer (the `/v2/` ping, error bodies). The distribution registry refuses to store
+/// a manifest over 4 MiB, and the largest real indexes and configs are tens of KiB, so
+/// anything longer is an attack on our memory, not an image.
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+/// Most bytes read of a token endpoint's answer: a JSON object with one JWT (a few KiB
+/// even with an `x5c` chain).
+pub const MAX_TOKEN_BYTES: usize = 1024 * 1024;
 /// A token's lifetime when the token server does not say (Docker's token
 /// specification: 60 s); tokens are renewed this long before they expire.
 const TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 const TOKEN_MARGIN: Duration = Duration::from_secs(10);
+/// The longest a token is kept, whatever `expires_in` says: a run takes minutes, and a
+/// hostile `expires_in` of 2^64 − 1 seconds must not overflow the clock.
+const TOKEN_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 /// Requests in flight to one registry host, by default. With `--jobs 32` a run keeps
 /// about 16 token requests (at the auth host) and 16 `HEAD`s (at the registry) in
 /// flight: `benches/resolve.sh` resolves 200 images through 50 ms of latency in about
@@ -151,6 +181,8 @@ type Result<T> = std::result::Result<T, ResolveErrorKind>;
 pub struct RegistryResolver {
     config: RegistryConfig,
     transport: Transport,
+    /// Longest one lookup may take.
+    lookup_deadline: Duration,
     credentials: Arc<CredentialStore>,
     /// Credentials per host, looked up once (a helper runs once per host).
     found: Flights<String, Result<Found>>,
@@ -170,8 +202,9 @@ impl RegistryResolver {
     /// file cannot be read or parsed.
     pub fn new(config: RegistryConfig) -> std::result::Result<RegistryResolver, String> {
         let mut http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
+            // The transport follows redirects itself, keeping credentials at home.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("pin/", env!("CARGO_PKG_VERSION")));
         for path in &config.ca_files {
             let pem = std::fs::read(path)
@@ -192,6 +225,7 @@ impl RegistryResolver {
         Ok(RegistryResolver {
             config,
             transport: Transport::new(http, DEFAULT_PER_HOST_JOBS),
+            lookup_deadline: LOOKUP_DEADLINE,
             credentials: Arc::new(CredentialStore::new(CredentialSources::from_env())),
             found: Flights::new(),
             challenges: Flights::new(),
@@ -216,6 +250,13 @@ impl RegistryResolver {
     /// Gives up on one request after `timeout` instead of 30 s (and retries it).
     pub fn with_request_timeout(mut self, timeout: Duration) -> RegistryResolver {
         self.transport.set_request_timeout(timeout);
+        self
+    }
+
+    /// Gives up on one lookup (all its requests, retries and waits) after `deadline`
+    /// instead of [`LOOKUP_DEADLINE`].
+    pub fn with_lookup_deadline(mut self, deadline: Duration) -> RegistryResolver {
+        self.lookup_deadline = deadline;
         self
     }
 
@@ -449,7 +490,7 @@ impl RegistryResolver {
     /// One registry request with the manifest `Accept` list and `auth`.
     async fn send(&self, method: Method, url: &str, auth: &Auth) -> Result<Answer> {
         self.transport
-            .send(method, url, |request| {
+            .send(method, url, MAX_MANIFEST_BYTES, |request| {
                 let request = request.header(ACCEPT, ACCEPT_MANIFESTS);
                 match &auth.header {
                     Some(value) => request.header(AUTHORIZATION, value),
@@ -457,7 +498,7 @@ impl RegistryResolver {
                 }
             })
             .await
-            .map_err(|Failure::Network(e)| network_error(&e))
+            .map_err(|failure| failure_kind(failure, "manifest, index or config"))
     }
 
     /// What to send to `endpoint`: nothing, basic auth, or a bearer token.
@@ -538,6 +579,29 @@ impl RegistryResolver {
         .clone()
     }
 
+    /// Whether the credentials for registry `host` may be sent to `realm`, the realm its
+    /// challenge named (see the module): not in clear text when the registry itself is
+    /// spoken to over HTTPS, unless the realm's host is listed as insecure.
+    fn realm_may_receive_credentials(
+        &self,
+        host: &str,
+        realm: &reqwest::Url,
+    ) -> std::result::Result<(), String> {
+        if realm.scheme() == "https"
+            || self.scheme(host) == "http"
+            || self.scheme(realm.authority()) == "http"
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "{host} names the token realm {}, which is not HTTPS: refusing to send the \
+             credentials for {host} there in clear text (pass --insecure-registry {} if \
+             that is intended)",
+            realm.as_str(),
+            realm.authority()
+        ))
+    }
+
     /// The bearer token for `endpoint`'s repository, fetched once per host and
     /// repository and shared by concurrent lookups; renewed when due.
     async fn token(
@@ -577,6 +641,10 @@ impl RegistryResolver {
         let mut url = reqwest::Url::parse(realm).map_err(|e| {
             ResolveErrorKind::Token(format!("the token realm {realm:?} is not a URL: {e}"))
         })?;
+        if found.credential.is_some() {
+            self.realm_may_receive_credentials(&endpoint.host, &url)
+                .map_err(ResolveErrorKind::Token)?;
+        }
         let mut form = reqwest::Url::parse("http://form.invalid/").expect("static URL");
         let answer = match &found.credential {
             Some(Credential::IdentityToken(refresh)) => {
@@ -593,7 +661,7 @@ impl RegistryResolver {
                 }
                 let body = form.query().unwrap_or("").to_string();
                 self.transport
-                    .send(Method::POST, url.as_str(), |request| {
+                    .send(Method::POST, url.as_str(), MAX_TOKEN_BYTES, |request| {
                         request
                             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                             .body(body.clone())
@@ -616,21 +684,33 @@ impl RegistryResolver {
                     _ => None,
                 };
                 self.transport
-                    .send(Method::GET, url.as_str(), |request| match &header {
-                        Some(value) => request.header(AUTHORIZATION, value),
-                        None => request,
-                    })
+                    .send(
+                        Method::GET,
+                        url.as_str(),
+                        MAX_TOKEN_BYTES,
+                        |request| match &header {
+                            Some(value) => request.header(AUTHORIZATION, value),
+                            None => request,
+                        },
+                    )
                     .await
             }
         };
-        let answer = answer.map_err(|Failure::Network(e)| {
-            ResolveErrorKind::Token(format!(
-                "no answer from the token endpoint: {}",
-                error_chain(&e)
-            ))
+        let answer = answer.map_err(|failure| match failure_kind(failure, "token answer") {
+            ResolveErrorKind::Network(text) => {
+                ResolveErrorKind::Token(format!("no answer from the token endpoint: {text}"))
+            }
+            ResolveErrorKind::Protocol(text) => ResolveErrorKind::Token(text),
+            other => other,
         })?;
         if !answer.status.is_success() {
-            let details = token_error_details(&answer.body);
+            // A hostile endpoint may quote our credentials back in its error, or write
+            // terminal escapes: redact the whole text, then shorten and neutralise it.
+            let details = redact(
+                &token_error_details(&answer.body),
+                found.credential.as_ref(),
+            );
+            let details = printable(&details.chars().take(200).collect::<String>());
             let refused = matches!(answer.status.as_u16(), 401 | 403);
             return Err(ResolveErrorKind::Token(if refused {
                 format!(
@@ -664,7 +744,8 @@ impl RegistryResolver {
         let lifetime = parsed
             .expires_in
             .map(Duration::from_secs)
-            .unwrap_or(TOKEN_DEFAULT_LIFETIME);
+            .unwrap_or(TOKEN_DEFAULT_LIFETIME)
+            .min(TOKEN_MAX_LIFETIME);
         Ok(Token {
             value,
             renew_at: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
@@ -679,12 +760,13 @@ impl Resolver for RegistryResolver {
     ) -> BoxFuture<'a, std::result::Result<Digest, ResolveError>> {
         Box::pin(async move {
             let endpoint = self.endpoint(lookup);
-            let result = tokio::time::timeout(LOOKUP_DEADLINE, self.resolve_at(&endpoint, lookup))
+            let deadline = self.lookup_deadline;
+            let result = tokio::time::timeout(deadline, self.resolve_at(&endpoint, lookup))
                 .await
                 .unwrap_or_else(|_| {
                     Err(ResolveErrorKind::Network(format!(
-                        "gave up after {} s",
-                        LOOKUP_DEADLINE.as_secs()
+                        "timed out after {} (the deadline for one lookup, retries included)",
+                        seconds(deadline)
                     )))
                 });
             result.map_err(|kind| ResolveError {
@@ -723,8 +805,8 @@ fn rate_limit_suffix(answer: &Answer) -> String {
     }
 }
 
-/// The `details` or `errors[].message` of a token server's error body, else the body
-/// (shortened).
+/// The `details` (or `error_description`, `error`) of a token server's error body, else
+/// the body; whole, so that [`redact`] sees every secret before it is shortened.
 fn token_error_details(body: &[u8]) -> String {
     #[derive(Deserialize)]
     struct Body {
@@ -737,8 +819,57 @@ fn token_error_details(body: &[u8]) -> String {
     {
         return text;
     }
-    let text = String::from_utf8_lossy(body);
-    text.trim().chars().take(200).collect()
+    String::from_utf8_lossy(body).trim().to_string()
+}
+
+/// Text a registry chose, made safe for a terminal: control characters (ESC starts
+/// the sequences that move the cursor, erase lines or retitle the window) are shown
+/// escaped, `\u{1b}`, instead of acting.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `text` with every spelling of `credential` a server could echo back (the password,
+/// the `Authorization: Basic` value, an identity token, also form-encoded) replaced by
+/// `***`.
+fn redact(text: &str, credential: Option<&Credential>) -> String {
+    let mut secrets = Vec::new();
+    match credential {
+        Some(Credential::Basic { username, password }) => {
+            secrets.push(STANDARD.encode(format!("{username}:{}", password.expose())));
+            secrets.push(password.expose().to_string());
+        }
+        Some(Credential::IdentityToken(token)) => secrets.push(token.expose().to_string()),
+        None => {}
+    }
+    let encoded: Vec<String> = secrets
+        .iter()
+        .map(|secret| {
+            let mut form = reqwest::Url::parse("http://form.invalid/").expect("static URL");
+            form.query_pairs_mut().append_pair("s", secret);
+            form.query()
+                .unwrap_or("s=")
+                .trim_start_matches("s=")
+                .to_string()
+        })
+        .collect();
+    secrets.extend(encoded);
+    secrets.retain(|secret| !secret.is_empty());
+    // Longest first, so that a password inside its base64 form cannot split it.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    let mut text = text.to_string();
+    for secret in &secrets {
+        text = text.replace(secret.as_str(), "***");
+    }
+    text
 }
 
 /// `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`.
@@ -829,10 +960,11 @@ struct IndexPlatform {
 
 impl IndexPlatform {
     fn describe(&self) -> String {
-        match &self.variant {
+        let text = match &self.variant {
             Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
             None => format!("{}/{}", self.os, self.architecture),
-        }
+        };
+        printable(&text)
     }
 }
 
@@ -852,7 +984,8 @@ fn select_platform(body: &[u8], wanted: &Platform) -> Result<Option<Digest>> {
         && media_type != DOCKER_MANIFEST_LIST
     {
         return Err(ResolveErrorKind::Protocol(format!(
-            "manifest with children has unexpected media type {media_type}"
+            "manifest with children has unexpected media type {}",
+            printable(media_type)
         )));
     }
     let normal = |architecture: &str, variant: Option<&str>| -> Option<String> {
@@ -877,12 +1010,19 @@ fn select_platform(body: &[u8], wanted: &Platform) -> Result<Option<Digest>> {
     match found {
         Some(entry) => Ok(Some(Digest::parse(&entry.digest)?)),
         None => {
-            let available: Vec<String> = manifests
+            let mut available: Vec<String> = manifests
                 .iter()
                 .filter_map(|entry| entry.platform.as_ref())
                 .filter(|p| p.os != "unknown")
                 .map(IndexPlatform::describe)
                 .collect();
+            // A hostile index may list thousands: name a screenful.
+            const SHOWN: usize = 32;
+            if available.len() > SHOWN {
+                let more = available.len() - SHOWN;
+                available.truncate(SHOWN);
+                available.push(format!("and {more} more"));
+            }
             let available = if available.is_empty() {
                 "none listed".to_string()
             } else {
@@ -892,6 +1032,44 @@ fn select_platform(body: &[u8], wanted: &Platform) -> Result<Option<Digest>> {
                 "{wanted} (available: {available})"
             )))
         }
+    }
+}
+
+/// What a request that failed means to the user; `what` names the kind of body (for a
+/// body over its cap).
+fn failure_kind(failure: Failure, what: &str) -> ResolveErrorKind {
+    match failure {
+        Failure::Network(error) => network_error(&error),
+        Failure::TimedOut { after, attempts } => ResolveErrorKind::Network(format!(
+            "timed out after {} ({attempts} attempts, no complete answer)",
+            seconds(after)
+        )),
+        Failure::TooLarge { url, limit } => {
+            let host = reqwest::Url::parse(&url)
+                .map(|u| u.authority().to_string())
+                .unwrap_or(url);
+            ResolveErrorKind::Protocol(format!(
+                "{host} sent a {what} larger than the {} limit; refused without reading the rest",
+                size(limit)
+            ))
+        }
+        Failure::Redirect(why) => ResolveErrorKind::Protocol(format!("redirect refused: {why}")),
+    }
+}
+
+/// `0.5 s`, `30 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
+
+/// `4 MiB`, `512 KiB`, `100 bytes`.
+fn size(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -915,6 +1093,7 @@ fn network_error(error: &reqwest::Error) -> ResolveErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolve::credentials::Secret;
 
     fn index(entries: &[(&str, &str, Option<&str>, char)]) -> Vec<u8> {
         let manifests: Vec<serde_json::Value> = entries
@@ -979,6 +1158,60 @@ mod tests {
             matches!(error, ResolveErrorKind::InvalidDigest(_)),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn credentials_go_to_a_plain_http_realm_only_from_a_plain_http_registry() {
+        let resolver = RegistryResolver::new(RegistryConfig {
+            insecure: vec!["127.0.0.1:5000".into(), "auth.corp:8080".into()],
+            ..RegistryConfig::default()
+        })
+        .unwrap();
+        let url = |text: &str| reqwest::Url::parse(text).unwrap();
+        // Docker Hub's way: an HTTPS realm on another host.
+        assert!(
+            resolver
+                .realm_may_receive_credentials("registry.corp", &url("https://auth.corp/token"))
+                .is_ok()
+        );
+        // An HTTPS registry naming a plain-HTTP realm: refused.
+        let refused = resolver
+            .realm_may_receive_credentials("registry.corp", &url("http://evil.example/token"))
+            .unwrap_err();
+        assert!(
+            refused.contains("http://evil.example/token, which is not HTTPS"),
+            "{refused}"
+        );
+        // The user said plain HTTP is fine: for the registry, or for the realm's host.
+        assert!(
+            resolver
+                .realm_may_receive_credentials("127.0.0.1:5000", &url("http://127.0.0.2:1/t"))
+                .is_ok()
+        );
+        assert!(
+            resolver
+                .realm_may_receive_credentials("registry.corp", &url("http://auth.corp:8080/t"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn credentials_echoed_by_a_server_are_redacted() {
+        let basic = Credential::Basic {
+            username: "alice".into(),
+            password: Secret::new("p@ss word"),
+        };
+        let echoed = format!(
+            "bad Basic {} for p@ss word (p%40ss+word)",
+            STANDARD.encode("alice:p@ss word")
+        );
+        assert_eq!(redact(&echoed, Some(&basic)), "bad Basic *** for *** (***)");
+        let identity = Credential::IdentityToken(Secret::new("refresh-me"));
+        assert_eq!(
+            redact("refresh_token=refresh-me is revoked", Some(&identity)),
+            "refresh_token=*** is revoked"
+        );
+        assert_eq!(redact("nothing to hide", None), "nothing to hide");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! missing or hostile digests. Everything else is tested against `docker-registry`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// One scripted answer.
@@ -15,6 +16,36 @@ pub struct FakeResponse {
     pub headers: Vec<(String, String)>,
     /// Body; a HEAD answer sends only its length.
     pub body: Vec<u8>,
+    /// Something other than a plain answer (hostile registries).
+    pub behaviour: Behaviour,
+}
+
+/// How a scripted answer is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Behaviour {
+    /// Headers, then `body`.
+    #[default]
+    Plain,
+    /// Read the request, then say nothing and hold the connection open until the
+    /// client hangs up.
+    Silence,
+    /// A body of `len` bytes made on the fly (never held in memory), written in 64 KiB
+    /// pieces until the client hangs up; `Content-Length` is sent only if
+    /// `declare_length`, else the body ends when the connection closes.
+    Endless {
+        /// Bytes the body would have.
+        len: u64,
+        /// Whether to send `Content-Length: len`.
+        declare_length: bool,
+    },
+    /// Headers at once, then a body of `len` bytes (declared) one byte per `every`:
+    /// a slow-loris body that never stalls long enough for a read timeout.
+    Trickle {
+        /// Bytes the body would have.
+        len: u64,
+        /// The pause between two bytes.
+        every: std::time::Duration,
+    },
 }
 
 impl FakeResponse {
@@ -24,7 +55,40 @@ impl FakeResponse {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            behaviour: Behaviour::Plain,
         }
+    }
+
+    /// Reads the request and never answers.
+    pub fn silence() -> FakeResponse {
+        FakeResponse {
+            behaviour: Behaviour::Silence,
+            ..FakeResponse::status(200)
+        }
+    }
+
+    /// A 200 whose body is `len` bytes of JSON-looking filler, streamed.
+    pub fn endless(len: u64, declare_length: bool) -> FakeResponse {
+        FakeResponse {
+            behaviour: Behaviour::Endless {
+                len,
+                declare_length,
+            },
+            ..FakeResponse::status(200)
+        }
+    }
+
+    /// A 200 whose `len`-byte body comes one byte per `every`.
+    pub fn trickle(len: u64, every: std::time::Duration) -> FakeResponse {
+        FakeResponse {
+            behaviour: Behaviour::Trickle { len, every },
+            ..FakeResponse::status(200)
+        }
+    }
+
+    /// A redirect with `status` (301, 302, 303, 307, 308) to `location`.
+    pub fn redirect(status: u16, location: &str) -> FakeResponse {
+        FakeResponse::status(status).header("Location", location)
     }
 
     /// Adds a header.
@@ -40,24 +104,53 @@ impl FakeResponse {
     }
 }
 
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `METHOD /path?query`.
+    pub line: String,
+    /// Every header, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Received {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 #[derive(Default)]
 struct Script {
     /// Answers per `METHOD /path` (query ignored); unscripted requests get 404.
     responses: HashMap<String, FakeResponse>,
     /// Every request received, as `METHOD /path?query`.
     log: Vec<String>,
+    /// Every request received, with its headers.
+    received: Vec<Received>,
 }
 
 /// A scripted registry on 127.0.0.1 (a thread with a `TcpListener`), plain HTTP.
 pub struct FakeRegistry {
     port: u16,
+    ip: &'static str,
     script: Arc<Mutex<Script>>,
+    body_bytes_sent: Arc<AtomicU64>,
 }
 
 impl FakeRegistry {
     /// Starts serving; `GET /v2/` answers 200 (no auth) until scripted otherwise.
     pub fn start() -> FakeRegistry {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake registry");
+        FakeRegistry::start_on("127.0.0.1")
+    }
+
+    /// Starts serving on another loopback address (`127.0.0.2`, …: another host).
+    pub fn start_on(ip: &'static str) -> FakeRegistry {
+        let listener = TcpListener::bind((ip, 0)).expect("bind fake registry");
         let port = listener.local_addr().expect("fake registry address").port();
         let script = Arc::new(Mutex::new(Script::default()));
         script
@@ -66,20 +159,44 @@ impl FakeRegistry {
             .responses
             .insert("GET /v2/".to_string(), FakeResponse::status(200));
         let served = Arc::clone(&script);
+        let body_bytes_sent = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&body_bytes_sent);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let script = Arc::clone(&served);
+                let counter = Arc::clone(&counter);
                 std::thread::spawn(move || {
-                    let _ = serve(&script, stream);
+                    let _ = serve(&script, &counter, stream);
                 });
             }
         });
-        FakeRegistry { port, script }
+        FakeRegistry {
+            port,
+            ip,
+            script,
+            body_bytes_sent,
+        }
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `IP:PORT` (`127.0.0.1:PORT` unless started elsewhere).
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.ip, self.port)
+    }
+
+    /// `http://IP:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.host())
+    }
+
+    /// Every request so far with its headers, in order.
+    pub fn received(&self) -> Vec<Received> {
+        self.script.lock().unwrap().received.clone()
+    }
+
+    /// Bytes of [`Behaviour::Endless`] bodies the client took before it hung up (the
+    /// kernel's socket buffers included).
+    pub fn body_bytes_sent(&self) -> u64 {
+        self.body_bytes_sent.load(Ordering::SeqCst)
     }
 
     /// Answer `method path` (e.g. `HEAD`, `/v2/library/python/manifests/3.12`) with
@@ -98,16 +215,27 @@ impl FakeRegistry {
     }
 }
 
-fn serve(script: &Mutex<Script>, mut stream: TcpStream) -> std::io::Result<()> {
+fn serve(script: &Mutex<Script>, sent: &AtomicU64, mut stream: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
+    let mut headers = Vec::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
             break;
         }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        }
     }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut request_body = vec![0; length];
+    reader.read_exact(&mut request_body)?;
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let target = parts.next().unwrap_or("").to_string();
@@ -115,15 +243,58 @@ fn serve(script: &Mutex<Script>, mut stream: TcpStream) -> std::io::Result<()> {
     let response = {
         let mut script = script.lock().unwrap();
         script.log.push(format!("{method} {target}"));
+        script.received.push(Received {
+            line: format!("{method} {target}"),
+            headers,
+        });
         script
             .responses
             .get(&format!("{method} {path}"))
             .cloned()
             .unwrap_or_else(|| FakeResponse::status(404))
     };
+    if response.behaviour == Behaviour::Silence {
+        // Hold the connection until the client gives up.
+        let mut buffer = [0u8; 1024];
+        while reader.read(&mut buffer)? > 0 {}
+        return Ok(());
+    }
     let mut head = format!("HTTP/1.1 {} Scripted\r\n", response.status);
     for (name, value) in &response.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Behaviour::Endless {
+        len,
+        declare_length,
+    } = response.behaviour
+    {
+        if declare_length {
+            head.push_str(&format!("Content-Length: {len}\r\n"));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        stream.write_all(head.as_bytes())?;
+        let piece = [b' '; 64 * 1024];
+        let mut left = len;
+        while left > 0 && method != "HEAD" {
+            let n = left.min(piece.len() as u64) as usize;
+            stream.write_all(&piece[..n])?;
+            sent.fetch_add(n as u64, Ordering::SeqCst);
+            left -= n as u64;
+        }
+        return stream.flush();
+    }
+    if let Behaviour::Trickle { len, every } = response.behaviour {
+        head.push_str(&format!(
+            "Content-Length: {len}\r\nConnection: close\r\n\r\n"
+        ));
+        stream.write_all(head.as_bytes())?;
+        for _ in 0..len {
+            stream.write_all(b" ")?;
+            stream.flush()?;
+            sent.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(every);
+        }
+        return Ok(());
     }
     head.push_str(&format!(
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
