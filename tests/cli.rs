@@ -522,3 +522,66 @@ fn real_world_dockerfiles_are_pinned_correctly_and_nothing_else_changes() {
         assert_eq!(new, expected, "{name}");
     }
 }
+
+#[test]
+fn https_registries_are_trusted_through_ca_file_flags_and_settings() {
+    let plain = Registry::start();
+    let pushed = plain.push_image("library/alpine", "3.20", ImageKind::Oci);
+    let tls = plain.serve_over_tls();
+    let dir = tree(&[("Dockerfile", "FROM alpine:3.20\n")]);
+    let mirror = format!("docker.io={}", tls.host());
+
+    // Without the CA the certificate is not trusted: exit 2, a clear message.
+    let untrusted = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--mirror", &mirror])
+        .output()
+        .unwrap();
+    assert_eq!(untrusted.status.code(), Some(2));
+    assert!(
+        stderr(&untrusted).contains("Dockerfile:1"),
+        "{}",
+        stderr(&untrusted)
+    );
+
+    let ca = tls.ca_file().to_str().unwrap();
+    let trusted = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--mirror", &mirror, "--ca-file", ca])
+        .output()
+        .unwrap();
+    assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
+    assert!(
+        stdout(&trusted).contains(&format!("+FROM alpine:3.20@{}", pushed.digest)),
+        "{}",
+        stdout(&trusted)
+    );
+
+    // The same from pin.toml, with the CA path relative to the settings file.
+    fs::copy(tls.ca_file(), dir.path().join("corp-ca.pem")).unwrap();
+    fs::write(
+        dir.path().join("pin.toml"),
+        format!(
+            "ca-files = [\"corp-ca.pem\"]\n\n[mirrors]\n\"docker.io\" = \"{}\"\n",
+            tls.host()
+        ),
+    )
+    .unwrap();
+    let sub = dir.path().join("elsewhere");
+    fs::create_dir_all(&sub).unwrap();
+    let from_settings = pin_cmd()
+        .current_dir(&sub)
+        .args(["--write", ".."])
+        .output()
+        .unwrap();
+    assert_eq!(
+        from_settings.status.code(),
+        Some(0),
+        "{}",
+        stderr(&from_settings)
+    );
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        format!("FROM alpine:3.20@{}\n", pushed.digest)
+    );
+}
