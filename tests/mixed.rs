@@ -274,3 +274,79 @@ fn the_example_workflows_are_found_and_listed() {
         ]
     );
 }
+
+#[test]
+fn excludes_and_ignore_comments_leave_references_alone_in_every_kind() {
+    let registry = Registry::start();
+    let alpine = registry.push_image("library/alpine", "3.20", ImageKind::Oci);
+    let dockerfile = "# pin:ignore\nFROM alpine:3.20\nFROM alpine:3.20\n";
+    let compose = "services:\n  a:\n    image: alpine:3.20 # pin:ignore\n  b:\n    # pin:ignore\n    image: alpine:3.20\n  c:\n    image: alpine:3.20\n";
+    let vendored = "FROM alpine:3.20\n";
+    let dir = tree(&[
+        ("Dockerfile", dockerfile),
+        ("compose.yaml", compose),
+        ("vendor/lib/Dockerfile", vendored),
+        ("tools/Dockerfile.dev", vendored),
+    ]);
+    let list = pin_cmd()
+        .current_dir(dir.path())
+        .args([
+            "--list",
+            "--format",
+            "json",
+            "--exclude",
+            "vendor",
+            "--exclude",
+            "*.dev",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
+    let report: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let rows: Vec<String> = report["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{} {}",
+                r["file"].as_str().unwrap(),
+                r["line"],
+                r["reason"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "Dockerfile:2 ignored",
+            "Dockerfile:3 -",
+            "compose.yaml:3 ignored",
+            "compose.yaml:6 ignored",
+            "compose.yaml:8 -",
+            "tools/Dockerfile.dev:1 ignored"
+        ],
+        "an excluded folder is not entered; an excluded file is listed as ignored"
+    );
+
+    let write = pin(
+        dir.path(),
+        &registry,
+        &["--write", "--exclude", "vendor", "--exclude", "*.dev"],
+    );
+    assert_eq!(write.status.code(), Some(0), "{}", text(&write.stderr));
+    let d = &alpine.digest;
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        format!("# pin:ignore\nFROM alpine:3.20\nFROM alpine:3.20@{d}\n")
+    );
+    assert_eq!(
+        read(dir.path(), "compose.yaml"),
+        compose.replace(
+            "  c:\n    image: alpine:3.20\n",
+            &format!("  c:\n    image: alpine:3.20@{d}\n")
+        )
+    );
+    assert_eq!(read(dir.path(), "vendor/lib/Dockerfile"), vendored);
+    assert_eq!(read(dir.path(), "tools/Dockerfile.dev"), vendored);
+}
