@@ -6,24 +6,10 @@
 //! Run it with `benches/resolve.sh`; by hand:
 //! `cargo run --release --example bench_resolve -- target/release/pin [LATENCY_MS] [-- PIN_ARGS…]`.
 
-// The registry, seeding and proxy code is the test suite's own.
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/proxy.rs"]
-mod proxy;
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/push.rs"]
-mod push;
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/registry.rs"]
-mod registry;
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/token.rs"]
-mod token;
+// The registry, seeding, token and proxy code is the test suite's own.
+mod support;
 
-mod support {
-    #[allow(unused_imports)]
-    pub(crate) use super::{proxy, push, registry, token};
-}
+use support::{proxy, push, registry, token};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,21 +5,10 @@
 //! Run it with `scripts/demo.sh`, which installs the registry if needed and builds
 //! `pin`; by hand: `cargo run --example demo -- target/debug/pin`.
 
-// The registry and seeding code is the test suite's own.
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/push.rs"]
-mod push;
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/registry.rs"]
-mod registry;
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/token.rs"]
-mod token;
+// The registry, seeding, token and proxy code is the test suite's own.
+mod support;
 
-mod support {
-    #[allow(unused_imports)]
-    pub(crate) use super::{push, registry, token};
-}
+use support::{push, registry};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};

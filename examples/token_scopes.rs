@@ -2,20 +2,10 @@
 //! token request) pays against our token server and distribution's registry:
 //! `cargo run --release --example token_scopes -- [REPOSITORIES]`.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/push.rs"]
-mod push;
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/registry.rs"]
-mod registry;
-#[allow(dead_code, unused_imports)]
-#[path = "../tests/support/token.rs"]
-mod token;
+// The registry, seeding, token and proxy code is the test suite's own.
+mod support;
 
-mod support {
-    #[allow(unused_imports)]
-    pub(crate) use super::{push, registry, token};
-}
+use support::{push, registry, token};
 
 use std::time::Instant;
 
