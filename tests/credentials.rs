@@ -11,17 +11,10 @@ use pin::reference::ImageRef;
 use pin::resolve::credentials::CredentialSources;
 use pin::resolve::registry::{RegistryConfig, RegistryResolver};
 use pin::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver};
-use support::{ImageKind, Registry, TokenOptions, pin_cmd};
+use support::{ImageKind, Registry, TokenOptions, pin_cmd, runtime};
 
 const USER: &str = "alice";
 const SECRET: &str = "s3cret-Pa55word-do-not-print";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 fn base64(text: &str) -> String {
     use base64::Engine as _;

@@ -12,15 +12,7 @@ use pin::resolve::credentials::CredentialSources;
 use pin::resolve::registry::{RegistryConfig, RegistryResolver};
 use pin::resolve::{Lookup, Resolver, resolve_all};
 use support::proxy::http_date;
-use support::{Fault, ImageKind, Kind, Proxy, Registry, TokenOptions};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
+use support::{Fault, ImageKind, Kind, Proxy, Registry, TokenOptions, runtime};
 
 /// A token-auth registry with a proxy in front that also carries the token requests.
 fn proxied_registry() -> (Registry, Proxy) {

@@ -14,7 +14,7 @@ use pin::reference::ImageRef;
 use pin::resolve::credentials::CredentialSources;
 use pin::resolve::registry::{RegistryConfig, RegistryResolver};
 use pin::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
-use support::{FakeRegistry, FakeResponse};
+use support::{FakeRegistry, FakeResponse, runtime};
 
 const USER: &str = "alice";
 const SECRET: &str = "hostile-s3cret-Pa55word";
@@ -23,14 +23,6 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 /// What a hostile registry offers to send.
 const HUGE: u64 = 64 * 1024 * 1024;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 fn lookup(reference: &str) -> Lookup {
     Lookup::of(&ImageRef::parse(reference).expect("valid reference"))

@@ -7,17 +7,10 @@ use pin::reference::{Digest, ImageRef};
 use pin::resolve::registry::{RegistryConfig, RegistryResolver};
 use pin::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
 use support::push::{DOCKER_MANIFEST, OCI_INDEX, sha256_digest};
-use support::{FakeRegistry, FakeResponse, ImageKind, Registry, TokenOptions};
+use support::{FakeRegistry, FakeResponse, ImageKind, Registry, TokenOptions, runtime};
 
 const TWO_ARCH: &[&str] = &["linux/amd64", "linux/arm64/v8"];
 const THREE_ARCH: &[&str] = &["linux/amd64", "linux/arm/v7", "linux/arm64/v8"];
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// The lookup for an image reference as a file would spell it.
 fn lookup(reference: &str) -> Lookup {

@@ -40,6 +40,15 @@ pub use push::{ImageKind, Pushed};
 pub use registry::Registry;
 pub use token::{TokenOptions, TokenServer};
 
+/// A tokio runtime for tests that call the resolver through the library.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// `pin` with `HOME` and `DOCKER_CONFIG` pointing to an empty folder, so that a test
 /// never reads the developer's `~/.docker/config.json` or credential helpers.
 pub fn pin_cmd() -> Command {
