@@ -130,36 +130,19 @@ impl Registry {
             ImageKind::DockerList(_) => (&DOCKER, DOCKER_MANIFEST_LIST),
             other => panic!("push_index_renewing needs an index kind, not {other:?}"),
         };
-        let mut children = Vec::new();
-        let mut entries = Vec::new();
-        for (platform, old_digest) in &previous.children {
-            let (digest, size) = if renew.contains(&platform.as_str()) {
-                let (bytes, digest) = self.build_image(repository, flavour, platform);
-                self.put_manifest(repository, &digest, flavour.manifest, &bytes);
-                (digest, bytes.len())
-            } else {
-                (
-                    old_digest.clone(),
-                    self.manifest_size(repository, old_digest, flavour.manifest),
-                )
-            };
-            entries.push(json!({
-                "mediaType": flavour.manifest,
-                "size": size,
-                "digest": digest,
-                "platform": platform_json(platform),
-            }));
-            children.push((platform.clone(), digest));
-        }
-        let index = json!({
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "manifests": entries,
-            "annotations": {"org.example.pin-test.nonce": nonce()},
-        });
-        let bytes = serde_json::to_vec_pretty(&index).expect("serialise index");
-        let digest = self.put_manifest(repository, tag, media_type, &bytes);
-        Pushed { digest, children }
+        let children = previous
+            .children
+            .iter()
+            .map(|(platform, old_digest)| {
+                if renew.contains(&platform.as_str()) {
+                    self.push_child(repository, flavour, platform)
+                } else {
+                    let size = self.manifest_size(repository, old_digest, flavour.manifest);
+                    (platform.clone(), old_digest.clone(), size)
+                }
+            })
+            .collect();
+        self.put_index(repository, tag, flavour, media_type, children)
     }
 
     /// The size of the manifest stored under `digest`.
@@ -188,19 +171,45 @@ impl Registry {
         media_type: &str,
         platforms: &[&str],
     ) -> Pushed {
-        let mut children = Vec::new();
-        let mut entries = Vec::new();
-        for platform in platforms {
-            let (bytes, digest) = self.build_image(repository, flavour, platform);
-            self.put_manifest(repository, &digest, flavour.manifest, &bytes);
-            entries.push(json!({
-                "mediaType": flavour.manifest,
-                "size": bytes.len(),
-                "digest": digest,
-                "platform": platform_json(platform),
-            }));
-            children.push((platform.to_string(), digest));
-        }
+        let children = platforms
+            .iter()
+            .map(|platform| self.push_child(repository, flavour, platform))
+            .collect();
+        self.put_index(repository, tag, flavour, media_type, children)
+    }
+
+    /// Pushes a new image for one platform of an index; returns (platform, digest, size).
+    fn push_child(
+        &self,
+        repository: &str,
+        flavour: &Flavour,
+        platform: &str,
+    ) -> (String, String, usize) {
+        let (bytes, digest) = self.build_image(repository, flavour, platform);
+        self.put_manifest(repository, &digest, flavour.manifest, &bytes);
+        (platform.to_string(), digest, bytes.len())
+    }
+
+    /// Puts an index of `children` (platform, digest, size) under `tag`.
+    fn put_index(
+        &self,
+        repository: &str,
+        tag: &str,
+        flavour: &Flavour,
+        media_type: &str,
+        children: Vec<(String, String, usize)>,
+    ) -> Pushed {
+        let entries: Vec<Value> = children
+            .iter()
+            .map(|(platform, digest, size)| {
+                json!({
+                    "mediaType": flavour.manifest,
+                    "size": size,
+                    "digest": digest,
+                    "platform": platform_json(platform),
+                })
+            })
+            .collect();
         let index = json!({
             "schemaVersion": 2,
             "mediaType": media_type,
@@ -209,6 +218,10 @@ impl Registry {
         });
         let bytes = serde_json::to_vec_pretty(&index).expect("serialise index");
         let digest = self.put_manifest(repository, tag, media_type, &bytes);
+        let children = children
+            .into_iter()
+            .map(|(platform, digest, _)| (platform, digest))
+            .collect();
         Pushed { digest, children }
     }
 
