@@ -787,3 +787,74 @@ fn a_body_that_trickles_in_is_cut_by_the_request_deadline() {
         started.elapsed()
     );
 }
+
+/// A real HTTPS registry whose token realm is plain HTTP: the `pin` binary refuses to
+/// send the credentials it holds for that registry there in clear text, and says how
+/// to allow it (`--insecure-registry` for the realm's host).
+#[test]
+fn an_https_registry_naming_a_plain_http_realm_gets_no_credentials_sent_there() {
+    use support::{ImageKind, Registry, TokenOptions, pin_cmd, read, tree};
+
+    let registry = Registry::start_with_token_auth(TokenOptions {
+        anonymous_pull: true,
+        users: vec![(USER.to_string(), SECRET.to_string())],
+    });
+    let pushed = registry.push_image("library/alpine", "3.20", ImageKind::Oci);
+    let tls = registry.serve_over_tls();
+    let tokens = registry.token_server().expect("a token server");
+    let realm = tokens.realm();
+    assert!(realm.starts_with("http://"), "{realm}");
+    let realm_host = realm
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let config = docker_config(&[tls.host().to_string()]);
+    let original = "FROM alpine:3.20\n";
+    let dir = tree(&[("Dockerfile", original)]);
+    let run = |extra: &[&str]| {
+        pin_cmd()
+            .current_dir(dir.path())
+            .env("DOCKER_CONFIG", config.path())
+            .args(["--write", "--mirror", &format!("docker.io={}", tls.host())])
+            .args(["--ca-file", tls.ca_file().to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let refused = run(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(message.contains("Dockerfile:1"), "{message}");
+    assert!(message.contains("not HTTPS"), "{message}");
+    assert!(
+        message.contains(&format!("--insecure-registry {realm_host}")),
+        "says how to allow it: {message}"
+    );
+    assert!(!message.contains(SECRET), "{message}");
+    assert_eq!(
+        tokens.requests_with_credentials(),
+        0,
+        "nothing sent to the plain-HTTP realm"
+    );
+    assert_eq!(read(dir.path(), "Dockerfile"), original);
+
+    // Naming the realm's host as insecure is the user's consent: credentials go there.
+    let allowed = run(&["--insecure-registry", &realm_host]);
+    assert_eq!(
+        allowed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert!(
+        tokens.requests_with_credentials() >= 1,
+        "credentials sent once allowed"
+    );
+    assert_eq!(
+        read(dir.path(), "Dockerfile"),
+        format!("FROM alpine:3.20@{}\n", pushed.digest)
+    );
+}

@@ -82,11 +82,30 @@ impl Registry {
 
     /// Another registry process serving this one's storage over HTTPS, with a
     /// certificate for 127.0.0.1 signed by a fresh test CA ([`Registry::ca_file`]).
-    /// Push to `self` (the harness speaks plain HTTP only); read through the copy.
+    /// Push to `self` (the harness speaks plain HTTP only); read through the copy. A
+    /// token-auth registry's copy uses the same token server, whose realm stays plain
+    /// HTTP.
     pub fn serve_over_tls(&self) -> Registry {
-        Registry::launch(Auth::None, Some(self.storage.clone()), true, |_| {
-            String::new()
-        })
+        let token_config = match &self.auth {
+            Auth::Token(server) => Some((
+                server.registry_auth_config(),
+                server.certificate_pem().to_string(),
+            )),
+            Auth::None | Auth::Basic => None,
+        };
+        Registry::launch(
+            Auth::None,
+            Some(self.storage.clone()),
+            true,
+            |dir| match token_config {
+                Some((config, pem)) => {
+                    let bundle = dir.join("token-root.pem");
+                    fs::write(&bundle, pem).expect("write token root bundle");
+                    config.replace("ROOTCERTBUNDLE", path_str(&bundle))
+                }
+                None => String::new(),
+            },
+        )
     }
 
     /// The PEM file of the CA to trust for a registry from [`Registry::serve_over_tls`].

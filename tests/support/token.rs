@@ -47,6 +47,8 @@ struct State {
     requests: Mutex<BTreeMap<String, usize>>,
     /// When non-zero, answer every request with this status.
     failure: AtomicU16,
+    /// Token requests that carried an `Authorization` header (credentials).
+    with_credentials: AtomicU64,
     /// Identity (refresh) tokens accepted by the OAuth2 `POST`, and their users.
     refresh_tokens: Mutex<Vec<(String, String)>>,
     key: EcdsaKeyPair,
@@ -83,6 +85,7 @@ impl TokenServer {
             options,
             requests: Mutex::new(BTreeMap::new()),
             failure: AtomicU16::new(0),
+            with_credentials: AtomicU64::new(0),
             refresh_tokens: Mutex::new(Vec::new()),
             key,
             kid,
@@ -133,6 +136,11 @@ impl TokenServer {
     /// Token requests served so far, per scope.
     pub fn requests(&self) -> BTreeMap<String, usize> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Token requests that carried credentials (an `Authorization` header).
+    pub fn requests_with_credentials(&self) -> u64 {
+        self.state.with_credentials.load(Ordering::SeqCst)
     }
 
     /// Token requests served so far, all scopes.
@@ -254,6 +262,9 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
                 content_length = value.trim().parse().unwrap_or(0);
             }
         }
+    }
+    if authorization.is_some() {
+        state.with_credentials.fetch_add(1, Ordering::SeqCst);
     }
     let mut body = vec![0; content_length];
     std::io::Read::read_exact(&mut reader, &mut body)?;
