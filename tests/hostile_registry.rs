@@ -165,14 +165,7 @@ fn huge_body_of_the_get_fallback_is_refused_by_its_content_length() {
 fn endless_token_answer_is_cut_at_the_token_cap() {
     let registry = FakeRegistry::start();
     let auth = FakeRegistry::start();
-    registry.on(
-        "GET",
-        "/v2/",
-        FakeResponse::status(401).header(
-            "WWW-Authenticate",
-            &format!("Bearer realm=\"{}/token\",service=\"svc\"", auth.url()),
-        ),
-    );
+    challenge(&registry, &auth.url());
     auth.on("GET", "/token", FakeResponse::endless(HUGE, false));
     let resolver = resolver(&[registry.host(), auth.host()], None);
     let started = Instant::now();
@@ -316,20 +309,26 @@ fn basic_credentials_do_not_follow_a_redirect_to_another_host() {
     assert_no_authorization(&other);
 }
 
+/// Make `registry` answer `/v2/` with a Bearer challenge naming the realm
+/// `realm_base/token`.
+fn challenge(registry: &FakeRegistry, realm_base: &str) {
+    registry.on(
+        "GET",
+        "/v2/",
+        FakeResponse::status(401).header(
+            "WWW-Authenticate",
+            &format!("Bearer realm=\"{realm_base}/token\",service=\"svc\""),
+        ),
+    );
+}
+
 /// A registry on 127.0.0.1 whose challenge names a realm on itself that mints
 /// `TOKEN` for anyone.
 const TOKEN: &str = "minted-bearer-token-do-not-forward";
 
 fn bearer_registry() -> FakeRegistry {
     let registry = FakeRegistry::start();
-    registry.on(
-        "GET",
-        "/v2/",
-        FakeResponse::status(401).header(
-            "WWW-Authenticate",
-            &format!("Bearer realm=\"{}/token\",service=\"svc\"", registry.url()),
-        ),
-    );
+    challenge(&registry, &registry.url());
     registry.on(
         "GET",
         "/token",
@@ -438,14 +437,7 @@ fn endless_redirects_end_with_a_clear_error() {
 /// A registry whose challenge names the realm `auth/token`.
 fn registry_with_realm(auth: &FakeRegistry) -> FakeRegistry {
     let registry = FakeRegistry::start();
-    registry.on(
-        "GET",
-        "/v2/",
-        FakeResponse::status(401).header(
-            "WWW-Authenticate",
-            &format!("Bearer realm=\"{}/token\",service=\"svc\"", auth.url()),
-        ),
-    );
+    challenge(&registry, &auth.url());
     registry.on(
         "HEAD",
         "/v2/team/app/manifests/1",
