@@ -108,6 +108,42 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
     Some(FileKind::Kubernetes)
 }
 
+/// A YAML file whose name says nothing is a workflow if it reads like one (top-level
+/// `on:` and `jobs:` keys), and action metadata if it reads like that (top-level
+/// `runs:` beside `name:` or `description:`), wherever it sits: workflow templates,
+/// examples and renamed actions are pinned like the real ones. Likewise a file with
+/// a top-level `services:` is a compose file (a swarm stack file, say).
+pub fn refine_kind(kind: FileKind, text: &str) -> FileKind {
+    if kind != FileKind::Kubernetes {
+        return kind;
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let top_level_key = |key: &str| {
+        text.lines().any(|line| {
+            let line = line.trim_end();
+            [
+                format!("{key}:"),
+                format!("\"{key}\":"),
+                format!("'{key}':"),
+            ]
+            .iter()
+            .any(|k| line.starts_with(k.as_str()))
+        })
+    };
+    // A Kubernetes manifest never has a top-level `services:`; compose files and
+    // swarm stack files do.
+    if top_level_key("services") && !top_level_key("apiVersion") {
+        return FileKind::Compose;
+    }
+    let workflow = top_level_key("jobs") && top_level_key("on");
+    let action = top_level_key("runs") && (top_level_key("name") || top_level_key("description"));
+    if workflow || action {
+        FileKind::Actions
+    } else {
+        kind
+    }
+}
+
 /// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.dockerfile`, `Dockerfile.*`,
 /// `Containerfile.*`.
 fn is_dockerfile_name(name: &str) -> bool {
@@ -323,6 +359,26 @@ mod tests {
 
     fn kind(path: &str) -> Option<FileKind> {
         kind_of(Path::new(path))
+    }
+
+    #[test]
+    fn workflows_are_recognised_by_their_keys() {
+        let workflow = "name: x\non:\n  push:\njobs:\n  a:\n    container: node:22\n";
+        assert_eq!(
+            refine_kind(FileKind::Kubernetes, workflow),
+            FileKind::Actions
+        );
+        let deployment = "apiVersion: v1\nkind: Pod\nspec:\n  containers: []\n";
+        assert_eq!(
+            refine_kind(FileKind::Kubernetes, deployment),
+            FileKind::Kubernetes
+        );
+        assert_eq!(refine_kind(FileKind::Compose, workflow), FileKind::Compose);
+        let action =
+            "name: x\ndescription: y\nruns:\n  using: docker\n  image: docker://alpine:3\n";
+        assert_eq!(refine_kind(FileKind::Kubernetes, action), FileKind::Actions);
+        let stack = "\u{feff}version: '3.8'\nservices:\n  web:\n    image: nginx\n";
+        assert_eq!(refine_kind(FileKind::Kubernetes, stack), FileKind::Compose);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::discover::Candidate;
+use crate::discover::{self, Candidate};
 use crate::extract::{self, FileKind, Reference, SkipReason, Target};
 use crate::policy::{Policy, Violation};
 use crate::reference::{Digest, ImageRef};
@@ -255,7 +255,7 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
                 continue;
             }
         };
-        let kind = refine_kind(candidate.kind, &text);
+        let kind = discover::refine_kind(candidate.kind, &text);
         let mut references = match extract::extract(kind, &text) {
             Ok(references) => references,
             Err(e) => {
@@ -285,42 +285,6 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
         });
     }
     scanned
-}
-
-/// A YAML file whose name says nothing is a workflow if it reads like one (top-level
-/// `on:` and `jobs:` keys), and action metadata if it reads like that (top-level
-/// `runs:` beside `name:` or `description:`), wherever it sits: workflow templates,
-/// examples and renamed actions are pinned like the real ones. Likewise a file with
-/// a top-level `services:` is a compose file (a swarm stack file, say).
-fn refine_kind(kind: FileKind, text: &str) -> FileKind {
-    if kind != FileKind::Kubernetes {
-        return kind;
-    }
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let top_level_key = |key: &str| {
-        text.lines().any(|line| {
-            let line = line.trim_end();
-            [
-                format!("{key}:"),
-                format!("\"{key}\":"),
-                format!("'{key}':"),
-            ]
-            .iter()
-            .any(|k| line.starts_with(k.as_str()))
-        })
-    };
-    // A Kubernetes manifest never has a top-level `services:`; compose files and
-    // swarm stack files do.
-    if top_level_key("services") && !top_level_key("apiVersion") {
-        return FileKind::Compose;
-    }
-    let workflow = top_level_key("jobs") && top_level_key("on");
-    let action = top_level_key("runs") && (top_level_key("name") || top_level_key("description"));
-    if workflow || action {
-        FileKind::Actions
-    } else {
-        kind
-    }
 }
 
 /// Read a file as UTF-8 text, refusing what is too large, binary or not UTF-8, or
@@ -670,26 +634,6 @@ mod tests {
 
     fn lookup(text: &str) -> Lookup {
         Lookup::of(&ImageRef::parse(text).unwrap())
-    }
-
-    #[test]
-    fn workflows_are_recognised_by_their_keys() {
-        let workflow = "name: x\non:\n  push:\njobs:\n  a:\n    container: node:22\n";
-        assert_eq!(
-            refine_kind(FileKind::Kubernetes, workflow),
-            FileKind::Actions
-        );
-        let deployment = "apiVersion: v1\nkind: Pod\nspec:\n  containers: []\n";
-        assert_eq!(
-            refine_kind(FileKind::Kubernetes, deployment),
-            FileKind::Kubernetes
-        );
-        assert_eq!(refine_kind(FileKind::Compose, workflow), FileKind::Compose);
-        let action =
-            "name: x\ndescription: y\nruns:\n  using: docker\n  image: docker://alpine:3\n";
-        assert_eq!(refine_kind(FileKind::Kubernetes, action), FileKind::Actions);
-        let stack = "\u{feff}version: '3.8'\nservices:\n  web:\n    image: nginx\n";
-        assert_eq!(refine_kind(FileKind::Kubernetes, stack), FileKind::Compose);
     }
 
     #[test]
