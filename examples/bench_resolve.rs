@@ -7,9 +7,8 @@
 //! `cargo run --release --example bench_resolve -- target/release/pin [LATENCY_MS] [-- PIN_ARGS…]`.
 
 // The registry, seeding, token and proxy code is the test suite's own.
-mod support;
 
-use support::{proxy, push, registry, token};
+use pin_test_support::{proxy, push, registry, token};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -6,9 +6,8 @@
 //! `pin`; by hand: `cargo run --example demo -- target/debug/pin`.
 
 // The registry, seeding, token and proxy code is the test suite's own.
-mod support;
 
-use support::{push, registry};
+use pin_test_support::{push, registry};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};

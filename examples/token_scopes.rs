@@ -3,9 +3,8 @@
 //! `cargo run --release --example token_scopes -- [REPOSITORIES]`.
 
 // The registry, seeding, token and proxy code is the test suite's own.
-mod support;
 
-use support::{push, registry, token};
+use pin_test_support::{push, registry, token};
 
 use std::time::Instant;
 

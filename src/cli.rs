@@ -9,8 +9,8 @@ use crate::config::Settings;
 use crate::discover::{self, Excludes};
 use crate::pipeline::{self, Mode, Options, Outcome, Problem, Status};
 use crate::report::{self, Summary};
-use crate::resolve::registry::{RegistryConfig, RegistryResolver};
-use crate::resolve::{Mirror, Platform};
+use pin_registry::{Mirror, Platform};
+use pin_registry::{RegistryConfig, RegistryResolver};
 
 /// Pin container image references to the digest their tag points to now.
 ///
@@ -196,7 +196,7 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
             ca_files: settings.ca_files.clone(),
             platform: settings.platform.clone(),
         };
-        Some(RegistryResolver::new(config)?)
+        Some(RegistryResolver::new(config).map_err(|e| e.to_string())?)
     } else {
         None
     };

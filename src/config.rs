@@ -27,8 +27,8 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::policy::Policy;
-use crate::resolve::{Mirror, Platform};
 use crate::source::position_in;
+use pin_registry::{Mirror, Platform};
 
 /// The name looked for at the root of the first path.
 pub const FILE_NAME: &str = "pin.toml";
@@ -161,7 +161,7 @@ impl Settings {
             .as_deref()
             .map(|p| {
                 p.parse::<Platform>()
-                    .map_err(|e| error(line_of("platform"), e))
+                    .map_err(|e| error(line_of("platform"), e.to_string()))
             })
             .transpose()?;
         if raw.jobs == Some(0) {

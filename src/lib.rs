@@ -2,7 +2,7 @@
 //! digest their tag points to now, changing no other byte of the file.
 //!
 //! The pipeline runs one way: [`discover`] files → [`extract`] references with byte
-//! spans → [`resolve`] tags to digests → [`rewrite`] by splicing spans → [`report`].
+//! spans → resolve tags to digests (the `pin-registry` crate) → [`rewrite`] by splicing spans → [`report`].
 //! [`pipeline`] strings the stages together and [`cli`] wires them to the command line.
 #![deny(missing_docs)]
 
@@ -12,8 +12,9 @@ pub mod discover;
 pub mod extract;
 pub mod pipeline;
 pub mod policy;
-pub mod reference;
 pub mod report;
-pub mod resolve;
 pub mod rewrite;
 pub mod source;
+
+/// The image reference grammar and digests, from the registry client.
+pub use pin_registry::reference;

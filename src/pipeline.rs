@@ -10,9 +10,9 @@ use crate::discover::{self, Candidate};
 use crate::extract::{self, FileKind, Reference, SkipReason, Target};
 use crate::policy::{Policy, Violation};
 use crate::reference::{Digest, ImageRef};
-use crate::resolve::{Lookup, Mirror, ResolveError, ResolveErrorKind, Resolver, resolve_all};
 use crate::rewrite::{self, Edit, ReadError};
 use crate::source::{LineIndex, Position, SourceFile};
+use pin_registry::{Lookup, Mirror, ResolveError, ResolveErrorKind, Resolver, resolve_all};
 
 /// Files larger than this are reported and skipped: no Dockerfile or manifest is
 /// anywhere near it, and reading it whole would cost memory for nothing.
@@ -607,8 +607,8 @@ pub async fn run<R: Resolver + ?Sized>(
 mod tests {
     use super::*;
     use crate::extract::Site;
-    use crate::resolve::StaticResolver;
     use crate::source::Span;
+    use pin_registry::StaticResolver;
 
     fn digest(n: u8) -> Digest {
         Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32))).unwrap()

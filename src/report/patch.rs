@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::extract::Target;
 use crate::pipeline::{Outcome, Status};
-use crate::resolve::Lookup;
+use pin_registry::Lookup;
 
 /// One image whose digest changes, and where.
 #[derive(Debug, Default)]

@@ -3,13 +3,12 @@
 //! without the developer's credentials.
 //!
 //! ```ignore
-//! mod support;
-//! use support::{ImageKind, Registry, pin_cmd};
+//! use pin_test_support::{ImageKind, Registry, pin_command};
 //!
 //! let registry = Registry::start(); // or start_with_basic_auth / start_with_token_auth
 //! let pushed = registry.push_image("library/python", "3.12", ImageKind::OciIndex(&["linux/amd64", "linux/arm64/v8"]));
 //! // pushed.digest: the index; pushed.child("linux/arm64/v8"): that platform's manifest.
-//! let output = pin_cmd()
+//! let output = pin_command(env!("CARGO_BIN_EXE_pin"))
 //!     .args(["--mirror", &format!("docker.io={}", registry.host())])
 //!     .args(["--insecure-registry", registry.host()])
 //!     .arg(dir.path())
@@ -18,9 +17,7 @@
 //! ```
 //!
 //! Push one repository's tags one after another (the registry's filesystem storage
-//! can fail on concurrent pushes to one repository). Each test binary uses a different
-//! part of this module, so unused items are fine.
-#![allow(dead_code, unused_imports)]
+//! can fail on concurrent pushes to one repository).
 
 pub mod fake;
 pub mod files;
@@ -49,10 +46,11 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// `pin` with `HOME` and `DOCKER_CONFIG` pointing to an empty folder, so that a test
-/// never reads the developer's `~/.docker/config.json` or credential helpers.
-pub fn pin_cmd() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pin"));
+/// The `pin` binary at `binary` (a test's `env!("CARGO_BIN_EXE_pin")`) with `HOME` and
+/// `DOCKER_CONFIG` pointing to an empty folder, so that a test never reads the
+/// developer's `~/.docker/config.json` or credential helpers.
+pub fn pin_command(binary: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(binary);
     let home = empty_home();
     cmd.env("HOME", home)
         .env("DOCKER_CONFIG", home.join(".docker"))

@@ -1,7 +1,7 @@
 //! A repository that mixes Dockerfiles, compose files, Kubernetes manifests and GitHub
 //! Actions workflows, pinned in one run against a real registry with token auth.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

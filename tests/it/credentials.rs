@@ -2,15 +2,15 @@
 //! against real registries with basic auth and with the token flow. No message may
 //! carry a secret.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use pin::reference::ImageRef;
-use pin::resolve::credentials::CredentialSources;
-use pin::resolve::registry::{RegistryConfig, RegistryResolver};
-use pin::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver};
+use pin_registry::credentials::CredentialSources;
+use pin_registry::{Lookup, ResolveError, ResolveErrorKind, Resolver};
+use pin_registry::{RegistryConfig, RegistryResolver};
 use support::{ImageKind, Registry, TokenOptions, pin_cmd, runtime};
 
 const USER: &str = "alice";
@@ -409,7 +409,7 @@ fn pin_binary_uses_docker_config_and_never_prints_the_secret() {
 fn helper_secret_never_reaches_debug_output() {
     let (_helpers, path) = helper_dir(false);
     let dir = docker_config(serde_json::json!({"credHelpers": {"ghcr.io": "pintest"}}));
-    let store = pin::resolve::credentials::CredentialStore::new(CredentialSources {
+    let store = pin_registry::credentials::CredentialStore::new(CredentialSources {
         helper_path: Some(path),
         ..sources(dir.path())
     });

@@ -4,7 +4,7 @@
 //! Every reference in these tests is resolved through `--mirror`, so nothing but
 //! loopback is ever asked.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

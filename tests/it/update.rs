@@ -1,7 +1,7 @@
 //! Keeping pins fresh: `--update`, `--check --update`, and `--format patch` applied with
 //! `git am`, against a real registry where "upstream" republishes a tag.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

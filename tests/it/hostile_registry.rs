@@ -5,15 +5,15 @@
 //! Scripted registries ([`FakeRegistry`]) on several loopback addresses and ports stand
 //! for different hosts.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pin::reference::ImageRef;
-use pin::resolve::credentials::CredentialSources;
-use pin::resolve::registry::{RegistryConfig, RegistryResolver};
-use pin::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
+use pin_registry::credentials::CredentialSources;
+use pin_registry::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
+use pin_registry::{RegistryConfig, RegistryResolver};
 use support::{FakeRegistry, FakeResponse, runtime};
 
 const USER: &str = "alice";
@@ -669,7 +669,7 @@ fn basic_credentials_for_the_realm_do_not_follow_its_redirect_to_another_host() 
 /// Terminal control characters (ESC, BEL, CR, …) a hostile registry put in its text.
 fn assert_printable(message: &str) {
     assert!(
-        !message.chars().any(|c| c.is_control()),
+        !message.chars().any(char::is_control),
         "control characters reach the terminal: {message:?}"
     );
 }

@@ -6,7 +6,7 @@
 //! Every test runs the real binary in a temporary folder; references are resolved
 //! through `--mirror` against a real registry on 127.0.0.1.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::io::Read;

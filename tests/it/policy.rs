@@ -1,7 +1,7 @@
 //! The airlock: registry policy checked by `pin --check`, settings-file errors, and
 //! `--rewrite-registry` against two real registries, "upstream" and "private".
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

@@ -1,11 +1,11 @@
 //! The registry resolver against real registries on 127.0.0.1: every digest asserted
 //! here is one the harness pushed.
 
-mod support;
+use crate::support;
 
 use pin::reference::{Digest, ImageRef};
-use pin::resolve::registry::{RegistryConfig, RegistryResolver};
-use pin::resolve::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
+use pin_registry::{Lookup, ResolveError, ResolveErrorKind, Resolver, resolve_all};
+use pin_registry::{RegistryConfig, RegistryResolver};
 use support::push::{DOCKER_MANIFEST, OCI_INDEX, sha256_digest};
 use support::{FakeRegistry, FakeResponse, ImageKind, Registry, TokenOptions, runtime};
 
@@ -599,7 +599,8 @@ fn unreadable_ca_file_is_refused_when_the_resolver_is_made() {
         ..RegistryConfig::default()
     })
     .err()
-    .expect("a missing CA file is an error");
+    .expect("a missing CA file is an error")
+    .to_string();
     assert!(error.contains(&missing.display().to_string()), "{error}");
     let not_pem = dir.path().join("not.pem");
     std::fs::write(&not_pem, "hello").unwrap();
@@ -608,7 +609,8 @@ fn unreadable_ca_file_is_refused_when_the_resolver_is_made() {
         ..RegistryConfig::default()
     })
     .err()
-    .expect("a file without certificates is an error");
+    .expect("a file without certificates is an error")
+    .to_string();
     assert!(error.contains("not.pem"), "{error}");
 }
 

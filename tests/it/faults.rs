@@ -2,15 +2,15 @@
 //! with token auth (the Docker Hub flow): how many requests of each kind a run costs,
 //! and that rate limits, server errors and dropped connections are retried.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use pin::reference::ImageRef;
-use pin::resolve::credentials::CredentialSources;
-use pin::resolve::registry::{RegistryConfig, RegistryResolver};
-use pin::resolve::{Lookup, Resolver, resolve_all};
+use pin_registry::credentials::CredentialSources;
+use pin_registry::{Lookup, Resolver, resolve_all};
+use pin_registry::{RegistryConfig, RegistryResolver};
 use support::proxy::http_date;
 use support::{Fault, ImageKind, Kind, Proxy, Registry, TokenOptions, runtime};
 

@@ -169,7 +169,10 @@ impl TokenServer {
     pub fn mint(&self, subject: &str, repository: &str, actions: &[&str]) -> String {
         let access = vec![(
             repository.to_string(),
-            actions.iter().map(|a| a.to_string()).collect(),
+            actions
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
         )];
         mint(&self.state, subject, &access)
     }

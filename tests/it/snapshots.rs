@@ -1,7 +1,7 @@
 //! `pin --list --format json` for every rule file in `testdata/`: the folder reads as a
 //! specification, and these reviewed snapshots say what `pin` finds in each file.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 
@@ -22,28 +22,28 @@ fn list_json(path: &Path) -> String {
 
 #[test]
 fn dockerfile_rules() {
-    insta::glob!("../testdata/dockerfile", "**/*ockerfile*", |path| {
+    insta::glob!("../../testdata/dockerfile", "**/*ockerfile*", |path| {
         insta::assert_snapshot!(list_json(path));
     });
 }
 
 #[test]
 fn compose_rules() {
-    insta::glob!("../testdata/compose", "*.y*ml", |path| {
+    insta::glob!("../../testdata/compose", "*.y*ml", |path| {
         insta::assert_snapshot!(list_json(path));
     });
 }
 
 #[test]
 fn kubernetes_rules() {
-    insta::glob!("../testdata/kubernetes", "*.y*ml", |path| {
+    insta::glob!("../../testdata/kubernetes", "*.y*ml", |path| {
         insta::assert_snapshot!(list_json(path));
     });
 }
 
 #[test]
 fn actions_rules() {
-    insta::glob!("../testdata/actions", "**/*.y*ml", |path| {
+    insta::glob!("../../testdata/actions", "**/*.y*ml", |path| {
         insta::assert_snapshot!(list_json(path));
     });
 }

@@ -39,60 +39,36 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use futures::future::BoxFuture;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, AUTHORIZATION};
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
+use thiserror::Error;
 use tokio::sync::OnceCell;
 
-use super::credentials::{Credential, CredentialSources, CredentialStore, Found};
-use super::http::{Answer, Failure, Transport, error_chain};
-use super::{Lookup, Mirror, Platform, ResolveError, ResolveErrorKind, Resolver};
-use crate::reference::Digest;
+use crate::auth::{Auth, Challenge, Token, TokenRequest, parse_challenge};
+use crate::credentials::{CredentialSources, CredentialStore, Found};
+use crate::error::{ResolveError, ResolveErrorKind};
+use crate::lookup::{Lookup, Resolver};
+use crate::manifest::{
+    ACCEPT_MANIFESTS, ImageManifest, Index, MAX_MANIFEST_BYTES, Tagged, config_platform,
+    content_type, is_image_manifest, is_index, select_platform,
+};
+use crate::mirror::Mirror;
+use crate::platform::Platform;
+use crate::reference::{DOCKER_HUB, Digest};
+use crate::text::seconds;
+use crate::transport::{Answer, Transport, error_chain};
 
 /// Docker Hub's API host; `docker.io` itself serves no registry API.
 const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
 
-/// OCI image index.
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Docker manifest list.
-const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// OCI image manifest.
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// Docker image manifest, schema 2.
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-
-/// All four, always: without them a registry may convert Docker images to schema 1
-/// (another digest), answer a list with one child, or say 404 to OCI images.
-const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
-    application/vnd.docker.distribution.manifest.list.v2+json, \
-    application/vnd.oci.image.manifest.v1+json, \
-    application/vnd.docker.distribution.manifest.v2+json";
-
 /// Longest a connection may take to open. (One request's deadline is the transport's,
-/// [`super::http::DEFAULT_REQUEST_TIMEOUT`].)
+/// [`crate::transport::DEFAULT_REQUEST_TIMEOUT`].)
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest one lookup may take, all requests, retries and waits included.
 pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(120);
-/// Most bytes read of a manifest, an index, a config blob, or any other registry
-/// answer (the `/v2/` ping, error bodies). The distribution registry refuses to store
-/// a manifest over 4 MiB, and the largest real indexes and configs are tens of KiB, so
-/// anything longer is an attack on our memory, not an image.
-pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
-/// Most bytes read of a token endpoint's answer: a JSON object with one JWT (a few KiB
-/// even with an `x5c` chain).
-pub const MAX_TOKEN_BYTES: usize = 1024 * 1024;
-/// A token's lifetime when the token server does not say (Docker's token
-/// specification: 60 s); tokens are renewed this long before they expire.
-const TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
-const TOKEN_MARGIN: Duration = Duration::from_secs(10);
-/// The longest a token is kept, whatever `expires_in` says: a run takes minutes, and a
-/// hostile `expires_in` of 2^64 − 1 seconds must not overflow the clock.
-const TOKEN_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 /// Requests in flight to one registry host, by default. With `--jobs 32` a run keeps
 /// about 16 token requests (at the auth host) and 16 `HEAD`s (at the registry) in
 /// flight: `benches/resolve.sh` resolves 200 images through 50 ms of latency in about
@@ -120,43 +96,6 @@ struct Endpoint {
     repository: String,
 }
 
-/// How a registry host wants to be authenticated (its `GET /v2/` answer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Challenge {
-    /// `200`: no authentication.
-    None,
-    /// `WWW-Authenticate: Basic`.
-    Basic,
-    /// `WWW-Authenticate: Bearer realm=…,service=…`.
-    Bearer {
-        realm: String,
-        service: Option<String>,
-    },
-}
-
-/// The `Authorization` header for one endpoint and what it was made from (for 401
-/// messages; never the secret).
-#[derive(Clone)]
-struct Auth {
-    header: Option<String>,
-    tried: String,
-}
-
-/// A token and when to stop using it.
-#[derive(Clone)]
-struct Token {
-    value: String,
-    renew_at: Instant,
-}
-
-/// What the `HEAD` of a tag said (and its body, when a `GET` was needed).
-#[derive(Debug, Clone)]
-struct Tagged {
-    digest: Digest,
-    media_type: Option<String>,
-    body: Option<Vec<u8>>,
-}
-
 /// One in-flight-or-done computation per key: concurrent askers share it.
 struct Flights<K, V> {
     cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
@@ -176,6 +115,36 @@ impl<K: Eq + Hash + Clone, V> Flights<K, V> {
 }
 
 type Result<T> = std::result::Result<T, ResolveErrorKind>;
+
+/// A resolver that could not be set up.
+#[derive(Debug, Error)]
+pub enum SetupError {
+    /// A `--ca-file` could not be read.
+    #[error("cannot read CA file {path}: {source}")]
+    ReadCa {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A `--ca-file` is not PEM certificates.
+    #[error("CA file {path} is not PEM certificates: {message}")]
+    BadCa {
+        /// The file.
+        path: PathBuf,
+        /// What the TLS library said.
+        message: String,
+    },
+    /// A `--ca-file` holds no certificate.
+    #[error("CA file {} holds no PEM certificate", path.display())]
+    EmptyCa {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot set up HTTP client: {0}")]
+    Http(String),
+}
 
 /// Resolves tags by asking registries.
 pub struct RegistryResolver {
@@ -200,28 +169,30 @@ impl RegistryResolver {
     /// A resolver with these settings, credentials from the environment (see
     /// [`CredentialSources::from_env`]) and [`DEFAULT_PER_HOST_JOBS`]; fails if a CA
     /// file cannot be read or parsed.
-    pub fn new(config: RegistryConfig) -> std::result::Result<RegistryResolver, String> {
+    pub fn new(config: RegistryConfig) -> std::result::Result<RegistryResolver, SetupError> {
         let mut http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             // The transport follows redirects itself, keeping credentials at home.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("pin/", env!("CARGO_PKG_VERSION")));
         for path in &config.ca_files {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("CA file {} is not PEM certificates: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|source| SetupError::ReadCa {
+                path: path.clone(),
+                source,
+            })?;
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SetupError::BadCa {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
             if certificates.is_empty() {
-                return Err(format!(
-                    "CA file {} holds no PEM certificate",
-                    path.display()
-                ));
+                return Err(SetupError::EmptyCa { path: path.clone() });
             }
             http = http.tls_certs_merge(certificates);
         }
         let http = http
             .build()
-            .map_err(|e| format!("cannot set up HTTP client: {}", error_chain(&e)))?;
+            .map_err(|e| SetupError::Http(error_chain(&e)))?;
         Ok(RegistryResolver {
             config,
             transport: Transport::new(http, DEFAULT_PER_HOST_JOBS),
@@ -268,16 +239,12 @@ impl RegistryResolver {
             .iter()
             .find(|m| m.from == lookup.registry)
         {
-            let repository = match &mirror.prefix {
-                Some(prefix) => format!("{prefix}/{}", lookup.repository),
-                None => lookup.repository.clone(),
-            };
             return Endpoint {
                 host: mirror.host.clone(),
-                repository,
+                repository: mirror.repository_on(&lookup.repository),
             };
         }
-        let host = if lookup.registry == "docker.io" {
+        let host = if lookup.registry == DOCKER_HUB {
             DOCKER_HUB_API_HOST
         } else {
             &lookup.registry
@@ -317,11 +284,7 @@ impl RegistryResolver {
         let Some(platform) = &self.config.platform else {
             return Ok(tagged.digest);
         };
-        if tagged
-            .media_type
-            .as_deref()
-            .is_some_and(|t| t == OCI_MANIFEST || t == DOCKER_MANIFEST)
-        {
+        if is_image_manifest(tagged.media_type.as_deref()) {
             return Ok(tagged.digest);
         }
         let body = self.index_body(endpoint, &tagged, &auth).await?;
@@ -394,23 +357,7 @@ impl RegistryResolver {
             return Ok(None);
         }
         let answer = check(answer, auth)?;
-        #[derive(Deserialize)]
-        struct Config {
-            os: Option<String>,
-            architecture: Option<String>,
-            variant: Option<String>,
-        }
-        let Ok(config) = serde_json::from_slice::<Config>(&answer.body) else {
-            return Ok(None);
-        };
-        Ok(match (config.os, config.architecture) {
-            (Some(os), Some(architecture)) => Some(Platform {
-                os,
-                architecture,
-                variant: config.variant,
-            }),
-            _ => None,
-        })
+        Ok(config_platform(&answer.body))
     }
 
     /// The bytes of the tag's manifest: the `GET` already made, or the index fetched by
@@ -498,34 +445,18 @@ impl RegistryResolver {
                 }
             })
             .await
-            .map_err(|failure| failure_kind(failure, "manifest, index or config"))
+            .map_err(|failure| ResolveErrorKind::from_failure(failure, "manifest, index or config"))
     }
 
     /// What to send to `endpoint`: nothing, basic auth, or a bearer token.
     async fn authorization(&self, endpoint: &Endpoint) -> Result<Auth> {
         let challenge = self.challenge(&endpoint.host).await?;
         if challenge == Challenge::None {
-            return Ok(Auth {
-                header: None,
-                tried: "no credentials".to_string(),
-            });
+            return Ok(Auth::anonymous());
         }
         let found = self.found(&endpoint.host).await?;
         match challenge {
-            Challenge::None => unreachable!("handled above"),
-            Challenge::Basic => {
-                let header = match &found.credential {
-                    Some(Credential::Basic { username, password }) => Some(format!(
-                        "Basic {}",
-                        STANDARD.encode(format!("{username}:{}", password.expose()))
-                    )),
-                    _ => None,
-                };
-                Ok(Auth {
-                    header,
-                    tried: found.source,
-                })
-            }
+            Challenge::None | Challenge::Basic => Ok(Auth::basic(&found)),
             Challenge::Bearer { realm, service } => {
                 let token = self
                     .token(endpoint, &realm, service.as_deref(), &found)
@@ -559,11 +490,7 @@ impl RegistryResolver {
         let cell = self.challenges.cell(&host.to_string());
         cell.get_or_init(|| async {
             let url = format!("{}://{host}/v2/", self.scheme(host));
-            let anonymous = Auth {
-                header: None,
-                tried: "no credentials".to_string(),
-            };
-            let answer = self.send(Method::GET, &url, &anonymous).await?;
+            let answer = self.send(Method::GET, &url, &Auth::anonymous()).await?;
             if answer.status != StatusCode::UNAUTHORIZED {
                 // 200, or a registry that does not implement the ping: try without.
                 return Ok(Challenge::None);
@@ -616,140 +543,31 @@ impl RegistryResolver {
             let cell = tokens.entry(endpoint.clone()).or_default();
             let due = cell
                 .get()
-                .is_some_and(|t| t.as_ref().is_ok_and(|t| Instant::now() >= t.renew_at));
+                .is_some_and(|t| t.as_ref().is_ok_and(Token::is_due));
             if due {
                 *cell = Arc::default();
             }
             Arc::clone(cell)
         };
-        cell.get_or_init(|| self.fetch_token(endpoint, realm, service, found))
+        cell.get_or_init(|| async {
+            let realm = reqwest::Url::parse(realm).map_err(|e| {
+                ResolveErrorKind::Token(format!("the token realm {realm:?} is not a URL: {e}"))
+            })?;
+            if found.credential.is_some() {
+                self.realm_may_receive_credentials(&endpoint.host, &realm)
+                    .map_err(ResolveErrorKind::Token)?;
+            }
+            TokenRequest {
+                realm,
+                service,
+                scope: format!("repository:{}:pull", endpoint.repository),
+                found,
+            }
+            .send(&self.transport)
             .await
-            .clone()
-    }
-
-    /// The token request as the Docker client makes it: `GET realm?service&scope` with
-    /// basic auth for a user name and password, or the OAuth2 refresh-token `POST` for
-    /// an identity token.
-    async fn fetch_token(
-        &self,
-        endpoint: &Endpoint,
-        realm: &str,
-        service: Option<&str>,
-        found: &Found,
-    ) -> Result<Token> {
-        let scope = format!("repository:{}:pull", endpoint.repository);
-        let mut url = reqwest::Url::parse(realm).map_err(|e| {
-            ResolveErrorKind::Token(format!("the token realm {realm:?} is not a URL: {e}"))
-        })?;
-        if found.credential.is_some() {
-            self.realm_may_receive_credentials(&endpoint.host, &url)
-                .map_err(ResolveErrorKind::Token)?;
-        }
-        let mut form = reqwest::Url::parse("http://form.invalid/").expect("static URL");
-        let answer = match &found.credential {
-            Some(Credential::IdentityToken(refresh)) => {
-                {
-                    let mut pairs = form.query_pairs_mut();
-                    pairs
-                        .append_pair("grant_type", "refresh_token")
-                        .append_pair("client_id", "pin")
-                        .append_pair("scope", &scope)
-                        .append_pair("refresh_token", refresh.expose());
-                    if let Some(service) = service {
-                        pairs.append_pair("service", service);
-                    }
-                }
-                let body = form.query().unwrap_or("").to_string();
-                self.transport
-                    .send(Method::POST, url.as_str(), MAX_TOKEN_BYTES, |request| {
-                        request
-                            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                            .body(body.clone())
-                    })
-                    .await
-            }
-            basic => {
-                {
-                    let mut pairs = url.query_pairs_mut();
-                    if let Some(service) = service {
-                        pairs.append_pair("service", service);
-                    }
-                    pairs.append_pair("scope", &scope);
-                }
-                let header = match basic {
-                    Some(Credential::Basic { username, password }) => Some(format!(
-                        "Basic {}",
-                        STANDARD.encode(format!("{username}:{}", password.expose()))
-                    )),
-                    _ => None,
-                };
-                self.transport
-                    .send(
-                        Method::GET,
-                        url.as_str(),
-                        MAX_TOKEN_BYTES,
-                        |request| match &header {
-                            Some(value) => request.header(AUTHORIZATION, value),
-                            None => request,
-                        },
-                    )
-                    .await
-            }
-        };
-        let answer = answer.map_err(|failure| match failure_kind(failure, "token answer") {
-            ResolveErrorKind::Network(text) => {
-                ResolveErrorKind::Token(format!("no answer from the token endpoint: {text}"))
-            }
-            ResolveErrorKind::Protocol(text) => ResolveErrorKind::Token(text),
-            other => other,
-        })?;
-        if !answer.status.is_success() {
-            // A hostile endpoint may quote our credentials back in its error, or write
-            // terminal escapes: redact the whole text, then shorten and neutralise it.
-            let details = redact(
-                &token_error_details(&answer.body),
-                found.credential.as_ref(),
-            );
-            let details = printable(&details.chars().take(200).collect::<String>());
-            let refused = matches!(answer.status.as_u16(), 401 | 403);
-            return Err(ResolveErrorKind::Token(if refused {
-                format!(
-                    "token endpoint refused {} (HTTP {}): {details}",
-                    found.source,
-                    answer.status.as_u16()
-                )
-            } else {
-                format!(
-                    "token endpoint answered HTTP {}{}: {details}",
-                    answer.status.as_u16(),
-                    rate_limit_suffix(&answer)
-                )
-            }));
-        }
-        #[derive(Deserialize)]
-        struct TokenAnswer {
-            token: Option<String>,
-            access_token: Option<String>,
-            expires_in: Option<u64>,
-        }
-        let parsed: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|e| {
-            ResolveErrorKind::Token(format!("token endpoint sent no JSON token: {e}"))
-        })?;
-        let value = parsed
-            .token
-            .filter(|t| !t.is_empty())
-            .or(parsed.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ResolveErrorKind::Token("token endpoint sent an empty token".into()))?;
-        let lifetime = parsed
-            .expires_in
-            .map(Duration::from_secs)
-            .unwrap_or(TOKEN_DEFAULT_LIFETIME)
-            .min(TOKEN_MAX_LIFETIME);
-        Ok(Token {
-            value,
-            renew_at: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
         })
+        .await
+        .clone()
     }
 }
 
@@ -798,302 +616,12 @@ fn check(answer: Answer, auth: &Auth) -> Result<Answer> {
     })
 }
 
-fn rate_limit_suffix(answer: &Answer) -> String {
-    match answer.header("ratelimit-remaining") {
-        Some(r) => format!(", ratelimit-remaining: {r}"),
-        None => String::new(),
-    }
-}
-
-/// The `details` (or `error_description`, `error`) of a token server's error body, else
-/// the body; whole, so that [`redact`] sees every secret before it is shortened.
-fn token_error_details(body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct Body {
-        details: Option<String>,
-        error: Option<String>,
-        error_description: Option<String>,
-    }
-    if let Ok(parsed) = serde_json::from_slice::<Body>(body)
-        && let Some(text) = parsed.details.or(parsed.error_description).or(parsed.error)
-    {
-        return text;
-    }
-    String::from_utf8_lossy(body).trim().to_string()
-}
-
-/// Text a registry chose, made safe for a terminal: control characters (ESC starts
-/// the sequences that move the cursor, erase lines or retitle the window) are shown
-/// escaped, `\u{1b}`, instead of acting.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// `text` with every spelling of `credential` a server could echo back (the password,
-/// the `Authorization: Basic` value, an identity token, also form-encoded) replaced by
-/// `***`.
-fn redact(text: &str, credential: Option<&Credential>) -> String {
-    let mut secrets = Vec::new();
-    match credential {
-        Some(Credential::Basic { username, password }) => {
-            secrets.push(STANDARD.encode(format!("{username}:{}", password.expose())));
-            secrets.push(password.expose().to_string());
-        }
-        Some(Credential::IdentityToken(token)) => secrets.push(token.expose().to_string()),
-        None => {}
-    }
-    let encoded: Vec<String> = secrets
-        .iter()
-        .map(|secret| {
-            let mut form = reqwest::Url::parse("http://form.invalid/").expect("static URL");
-            form.query_pairs_mut().append_pair("s", secret);
-            form.query()
-                .unwrap_or("s=")
-                .trim_start_matches("s=")
-                .to_string()
-        })
-        .collect();
-    secrets.extend(encoded);
-    secrets.retain(|secret| !secret.is_empty());
-    // Longest first, so that a password inside its base64 form cannot split it.
-    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-    let mut text = text.to_string();
-    for secret in &secrets {
-        text = text.replace(secret.as_str(), "***");
-    }
-    text
-}
-
-/// `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`.
-fn parse_challenge(value: &str) -> Option<Challenge> {
-    let (scheme, params) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    if scheme.eq_ignore_ascii_case("basic") {
-        return Some(Challenge::Basic);
-    }
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut realm = None;
-    let mut service = None;
-    let mut rest = params.trim();
-    while !rest.is_empty() {
-        let (name, after) = rest.split_once('=')?;
-        let name = name.trim().trim_start_matches(',').trim();
-        let after = after.trim_start();
-        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"')?;
-            (&quoted[..end], &quoted[end + 1..])
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        match name.to_ascii_lowercase().as_str() {
-            "realm" => realm = Some(value.to_string()),
-            "service" => service = Some(value.to_string()),
-            _ => {}
-        }
-        rest = remaining.trim_start_matches([',', ' ']);
-    }
-    Some(Challenge::Bearer {
-        realm: realm?,
-        service,
-    })
-}
-
-fn is_index(tagged: &Tagged) -> bool {
-    match tagged.media_type.as_deref() {
-        Some(OCI_INDEX) | Some(DOCKER_MANIFEST_LIST) => true,
-        Some(OCI_MANIFEST) | Some(DOCKER_MANIFEST) => false,
-        // No or another content type: the bytes tell, when we have them.
-        _ => tagged.body.as_deref().is_some_and(|body| {
-            serde_json::from_slice::<Index>(body).is_ok_and(|i| i.manifests.is_some())
-        }),
-    }
-}
-
-/// The media type without parameters (`; charset=…`).
-fn content_type(answer: &Answer) -> Option<String> {
-    let value = answer.header(CONTENT_TYPE.as_str())?;
-    Some(value.split(';').next().unwrap_or("").trim().to_string())
-}
-
-/// The part of an image manifest that leads to its platform.
-#[derive(Deserialize)]
-struct ImageManifest {
-    config: Option<Descriptor>,
-}
-
-#[derive(Deserialize)]
-struct Descriptor {
-    digest: String,
-}
-
-/// The parts of an image index `--platform` needs.
-#[derive(Deserialize)]
-struct Index {
-    #[serde(rename = "mediaType")]
-    media_type: Option<String>,
-    #[serde(default)]
-    manifests: Option<Vec<IndexEntry>>,
-}
-
-#[derive(Deserialize)]
-struct IndexEntry {
-    digest: String,
-    platform: Option<IndexPlatform>,
-}
-
-#[derive(Deserialize)]
-struct IndexPlatform {
-    os: String,
-    architecture: String,
-    variant: Option<String>,
-}
-
-impl IndexPlatform {
-    fn describe(&self) -> String {
-        let text = match &self.variant {
-            Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
-            None => format!("{}/{}", self.os, self.architecture),
-        };
-        printable(&text)
-    }
-}
-
-/// The child of index `body` for `wanted`, validated; `Ok(None)` when `body` is a single
-/// image manifest (its own digest is the answer).
-///
-/// Variants follow containerd's matching: `arm64` without a variant is `arm64/v8`, and
-/// a platform asked without a variant takes the first child of that os and architecture.
-fn select_platform(body: &[u8], wanted: &Platform) -> Result<Option<Digest>> {
-    let index: Index = serde_json::from_slice(body)
-        .map_err(|e| ResolveErrorKind::Protocol(format!("manifest is not valid JSON: {e}")))?;
-    let Some(manifests) = index.manifests else {
-        return Ok(None);
-    };
-    if let Some(media_type) = &index.media_type
-        && media_type != OCI_INDEX
-        && media_type != DOCKER_MANIFEST_LIST
-    {
-        return Err(ResolveErrorKind::Protocol(format!(
-            "manifest with children has unexpected media type {}",
-            printable(media_type)
-        )));
-    }
-    let normal = |architecture: &str, variant: Option<&str>| -> Option<String> {
-        match (architecture, variant) {
-            ("arm64", None) => Some("v8".to_string()),
-            (_, variant) => variant.map(str::to_string),
-        }
-    };
-    let wanted_variant = wanted
-        .variant
-        .as_deref()
-        .map(|v| normal(&wanted.architecture, Some(v)))
-        .unwrap_or(None);
-    let found = manifests.iter().find(|entry| {
-        entry.platform.as_ref().is_some_and(|p| {
-            p.os == wanted.os
-                && p.architecture == wanted.architecture
-                && (wanted_variant.is_none()
-                    || normal(&p.architecture, p.variant.as_deref()) == wanted_variant)
-        })
-    });
-    match found {
-        Some(entry) => Ok(Some(Digest::parse(&entry.digest)?)),
-        None => {
-            let mut available: Vec<String> = manifests
-                .iter()
-                .filter_map(|entry| entry.platform.as_ref())
-                .filter(|p| p.os != "unknown")
-                .map(IndexPlatform::describe)
-                .collect();
-            // A hostile index may list thousands: name a screenful.
-            const SHOWN: usize = 32;
-            if available.len() > SHOWN {
-                let more = available.len() - SHOWN;
-                available.truncate(SHOWN);
-                available.push(format!("and {more} more"));
-            }
-            let available = if available.is_empty() {
-                "none listed".to_string()
-            } else {
-                available.join(", ")
-            };
-            Err(ResolveErrorKind::PlatformNotFound(format!(
-                "{wanted} (available: {available})"
-            )))
-        }
-    }
-}
-
-/// What a request that failed means to the user; `what` names the kind of body (for a
-/// body over its cap).
-fn failure_kind(failure: Failure, what: &str) -> ResolveErrorKind {
-    match failure {
-        Failure::Network(error) => network_error(&error),
-        Failure::TimedOut { after, attempts } => ResolveErrorKind::Network(format!(
-            "timed out after {} ({attempts} attempts, no complete answer)",
-            seconds(after)
-        )),
-        Failure::TooLarge { url, limit } => {
-            let host = reqwest::Url::parse(&url)
-                .map(|u| u.authority().to_string())
-                .unwrap_or(url);
-            ResolveErrorKind::Protocol(format!(
-                "{host} sent a {what} larger than the {} limit; refused without reading the rest",
-                size(limit)
-            ))
-        }
-        Failure::Redirect(why) => ResolveErrorKind::Protocol(format!("redirect refused: {why}")),
-    }
-}
-
-/// `0.5 s`, `30 s`.
-fn seconds(duration: Duration) -> String {
-    format!("{} s", duration.as_secs_f64())
-}
-
-/// `4 MiB`, `512 KiB`, `100 bytes`.
-fn size(bytes: usize) -> String {
-    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
-        format!("{} MiB", bytes / (1024 * 1024))
-    } else if bytes >= 1024 && bytes % 1024 == 0 {
-        format!("{} KiB", bytes / 1024)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
-/// A connection failure, with a hint when an HTTPS client met a plain-HTTP server
-/// (rustls then reports a "corrupt message").
-fn network_error(error: &reqwest::Error) -> ResolveErrorKind {
-    let mut text = error_chain(error);
-    let https = error.url().is_some_and(|url| url.scheme() == "https");
-    if https && text.contains("InvalidContentType") {
-        let host = error
-            .url()
-            .map(|url| url.authority().to_string())
-            .unwrap_or_default();
-        text.push_str(&format!(
-            " (does {host} speak plain HTTP? then pass --insecure-registry {host})"
-        ));
-    }
-    ResolveErrorKind::Network(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::credentials::Secret;
+    use crate::credentials::{Credential, Secret};
+    use crate::manifest::{OCI_INDEX, OCI_MANIFEST};
+    use crate::text::{basic_value, redact};
 
     fn index(entries: &[(&str, &str, Option<&str>, char)]) -> Vec<u8> {
         let manifests: Vec<serde_json::Value> = entries
@@ -1203,7 +731,7 @@ mod tests {
         };
         let echoed = format!(
             "bad Basic {} for p@ss word (p%40ss+word)",
-            STANDARD.encode("alice:p@ss word")
+            basic_value("alice", "p@ss word")
         );
         assert_eq!(redact(&echoed, Some(&basic)), "bad Basic *** for *** (***)");
         let identity = Credential::IdentityToken(Secret::new("refresh-me"));

@@ -1,0 +1,81 @@
+//! Registry text made safe to show: control characters escaped, secrets redacted,
+//! sizes and durations in words.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::credentials::Credential;
+
+/// Text a registry chose, made safe for a terminal: control characters (ESC starts
+/// the sequences that move the cursor, erase lines or retitle the window) are shown
+/// escaped, `\u{1b}`, instead of acting.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `text` with every spelling of `credential` a server could echo back (the password,
+/// the `Authorization: Basic` value, an identity token, also form-encoded) replaced by
+/// `***`.
+pub(crate) fn redact(text: &str, credential: Option<&Credential>) -> String {
+    let mut secrets = Vec::new();
+    match credential {
+        Some(Credential::Basic { username, password }) => {
+            secrets.push(basic_value(username, password.expose()));
+            secrets.push(password.expose().to_string());
+        }
+        Some(Credential::IdentityToken(token)) => secrets.push(token.expose().to_string()),
+        None => {}
+    }
+    let encoded: Vec<String> = secrets.iter().map(|secret| form_encoded(secret)).collect();
+    secrets.extend(encoded);
+    secrets.retain(|secret| !secret.is_empty());
+    // Longest first, so that a password inside its base64 form cannot split it.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    let mut text = text.to_string();
+    for secret in &secrets {
+        text = text.replace(secret.as_str(), "***");
+    }
+    text
+}
+
+/// `0.5 s`, `30 s`.
+pub(crate) fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
+
+/// `4 MiB`, `512 KiB`, `100 bytes`.
+pub(crate) fn size(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The base64 `user:password` of a Basic `Authorization` header (the one place it is
+/// built).
+pub(crate) fn basic_value(username: &str, password: &str) -> String {
+    STANDARD.encode(format!("{username}:{password}"))
+}
+
+/// Text put into a URL's query the way a form encodes it.
+pub(crate) fn form_encoded(value: &str) -> String {
+    let mut form = reqwest::Url::parse("http://form.invalid/").expect("static URL");
+    form.query_pairs_mut().append_pair("s", value);
+    form.query()
+        .unwrap_or("s=")
+        .trim_start_matches("s=")
+        .to_string()
+}
