@@ -28,7 +28,7 @@ use thiserror::Error;
 
 use crate::policy::Policy;
 use crate::source::position_in;
-use pin_registry::{Mirror, Platform};
+use pin_registry::{Mirror, Platform, RegistryConfig};
 
 /// The name looked for at the root of the first path.
 pub const FILE_NAME: &str = "pin.toml";
@@ -97,20 +97,15 @@ fn default_true() -> bool {
 /// Settings, checked and ready to use.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    /// `[mirrors]`.
-    pub mirrors: Vec<Mirror>,
-    /// `insecure-registries`.
-    pub insecure_registries: Vec<String>,
-    /// `ca-files`, made relative to the current folder.
-    pub ca_files: Vec<PathBuf>,
+    /// How to reach registries: `[mirrors]`, `insecure-registries`, `ca-files` (made
+    /// relative to the current folder) and `platform`.
+    pub registry: RegistryConfig,
     /// `exclude`.
     pub exclude: Vec<String>,
-    /// `platform`.
-    pub platform: Option<Platform>,
     /// `jobs`.
     pub jobs: Option<u16>,
-    /// `[rewrite-registries]`, as `FROM=TO` texts.
-    pub rewrite_registries: Vec<String>,
+    /// `[rewrite-registries]`.
+    pub rewrite_registries: Vec<Mirror>,
     /// `trust-private`.
     pub trust_private: bool,
     /// `[policy]`.
@@ -147,15 +142,18 @@ impl Settings {
             text.find(needle)
                 .map(|offset| position_in(text, offset).line)
         };
-        let mirrors = raw
-            .mirrors
-            .iter()
-            .map(|(from, to)| {
-                format!("{from}={to}")
-                    .parse::<Mirror>()
-                    .map_err(|e| error(line_of(to), format!("mirrors: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let rules = |table: &BTreeMap<String, String>, key: &str| {
+            table
+                .iter()
+                .map(|(from, to)| {
+                    format!("{from}={to}")
+                        .parse::<Mirror>()
+                        .map_err(|e| error(line_of(to), format!("{key}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mirrors = rules(&raw.mirrors, "mirrors")?;
+        let rewrite_registries = rules(&raw.rewrite_registries, "rewrite-registries")?;
         let platform = raw
             .platform
             .as_deref()
@@ -187,17 +185,15 @@ impl Settings {
         }
         let folder = path.parent().unwrap_or(Path::new(""));
         Ok(Settings {
-            mirrors,
-            insecure_registries: raw.insecure_registries,
-            ca_files: raw.ca_files.iter().map(|f| folder.join(f)).collect(),
+            registry: RegistryConfig {
+                mirrors,
+                insecure: raw.insecure_registries,
+                ca_files: raw.ca_files.iter().map(|f| folder.join(f)).collect(),
+                platform,
+            },
             exclude: raw.exclude,
-            platform,
             jobs: raw.jobs,
-            rewrite_registries: raw
-                .rewrite_registries
-                .iter()
-                .map(|(f, t)| format!("{f}={t}"))
-                .collect(),
+            rewrite_registries,
             trust_private: raw.trust_private.unwrap_or(false),
             policy,
         })
@@ -234,9 +230,9 @@ mod tests {
             "exclude = [\"vendor\"]\ninsecure-registries = [\"127.0.0.1:5000\"]\nca-files = [\"ca.pem\"]\nplatform = \"linux/arm64\"\njobs = 4\n\n[mirrors]\n\"docker.io\" = \"127.0.0.1:5000/hub\"\n\n[policy]\nallowed-registries = [\"127.0.0.1:5000/*\"]\ndeny-tags = [\"latest\"]\nrequire-tag = true\n",
         )
         .unwrap();
-        assert_eq!(s.mirrors[0].host, "127.0.0.1:5000");
-        assert_eq!(s.mirrors[0].prefix.as_deref(), Some("hub"));
-        assert_eq!(s.ca_files, vec![PathBuf::from("conf/ca.pem")]);
+        assert_eq!(s.registry.mirrors[0].host, "127.0.0.1:5000");
+        assert_eq!(s.registry.mirrors[0].prefix.as_deref(), Some("hub"));
+        assert_eq!(s.registry.ca_files, vec![PathBuf::from("conf/ca.pem")]);
         assert_eq!(s.jobs, Some(4));
         assert!(s.policy.require_tag && s.policy.require_digest);
     }

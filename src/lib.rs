@@ -6,10 +6,14 @@
 //! [`pipeline`] strings the stages together and [`cli`] wires them to the command line.
 #![deny(missing_docs)]
 
+pub mod airlock;
 pub mod cli;
 pub mod config;
+pub mod decide;
 pub mod discover;
 pub mod extract;
+pub mod files;
+pub mod outcome;
 pub mod pipeline;
 pub mod policy;
 pub mod report;

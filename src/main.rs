@@ -1,7 +1,7 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 
-fn main() {
-    let args = pin::cli::Args::parse();
-    let status = pin::cli::run(args);
-    std::process::exit(status as i32);
+fn main() -> ExitCode {
+    pin::cli::run(pin::cli::Args::parse()).into()
 }

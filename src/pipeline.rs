@@ -1,22 +1,20 @@
-//! The run: read and extract every file, resolve what needs resolving, decide each
-//! reference's fate, and compute the new text of every file that changes.
+//! The run, stage by stage: scan (read and extract every file) → plan the lookups →
+//! resolve them → decide each reference's fate ([`crate::decide`]) → splice the new
+//! texts → write.
 //!
 //! Nothing here prints; reporters read the [`Outcome`].
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use pin_registry::{Lookup, Resolver, resolve_all};
 
+use crate::airlock::RegistryRewrite;
+use crate::decide::{self, check_fails, needs_lookup, status_of};
 use crate::discover::{self, Candidate};
 use crate::extract::{self, FileKind, Reference, SkipReason, Target};
-use crate::policy::{Policy, Violation};
-use crate::reference::{Digest, ImageRef};
-use crate::rewrite::{self, Edit, ReadError};
-use crate::source::{LineIndex, Position, SourceFile};
-use pin_registry::{Lookup, Mirror, ResolveError, ResolveErrorKind, Resolver, resolve_all};
-
-/// Files larger than this are reported and skipped: no Dockerfile or manifest is
-/// anywhere near it, and reading it whole would cost memory for nothing.
-pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+use crate::files;
+use crate::outcome::{FileOutcome, Found, Outcome, Problem, Resolutions, Status};
+use crate::policy::Policy;
+use crate::rewrite::{self, Edit};
+use crate::source::{LineIndex, SourceFile};
 
 /// What the run does (at most one of `--write`, `--check`, `--list`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +40,8 @@ pub struct Options {
     pub jobs: usize,
     /// The policy `--check` enforces.
     pub policy: Policy,
-    /// `--rewrite-registry` rules: references of registry `from` become their copy
-    /// under `host`/`prefix` while being pinned.
-    pub rewrites: Vec<Mirror>,
-    /// `--trust-private`: take the private copy's digest without asking upstream.
-    pub trust_private: bool,
+    /// `--rewrite-registry` rules and `--trust-private`.
+    pub airlock: RegistryRewrite,
 }
 
 impl Options {
@@ -57,8 +52,7 @@ impl Options {
             update: false,
             jobs: 32,
             policy: Policy::default(),
-            rewrites: Vec::new(),
-            trust_private: false,
+            airlock: RegistryRewrite::default(),
         }
     }
 
@@ -70,151 +64,6 @@ impl Options {
             Mode::List => false,
         }
     }
-}
-
-/// What became of one reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// Needs a pin (offline modes), or is pinned to `digest` by this run.
-    Pin {
-        /// The digest, where it was resolved.
-        digest: Option<Digest>,
-    },
-    /// Already carries a digest that is current, or was not checked.
-    Pinned,
-    /// Its digest was replaced (`--update`).
-    Updated {
-        /// The digest it had.
-        old: String,
-        /// The digest it has now.
-        new: Digest,
-    },
-    /// Its digest is not what the tag points to now (`--check --update`); `new` is
-    /// `None` when the tag no longer exists.
-    Stale {
-        /// The digest it has.
-        old: String,
-        /// The digest the tag points to now.
-        new: Option<Digest>,
-    },
-    /// Skipped.
-    Skip(SkipReason),
-    /// Breaks a rule of the policy (`--check`).
-    Violation(Violation),
-    /// Could not be resolved.
-    Error(ResolveError),
-}
-
-/// One reference and what became of it.
-#[derive(Debug, Clone)]
-pub struct Found {
-    /// The reference as extracted.
-    pub reference: Reference,
-    /// Where its text starts.
-    pub position: Position,
-    /// Its text in the file.
-    pub text: String,
-    /// Its fate.
-    pub status: Status,
-    /// `--rewrite-registry`: the private copy the reference is rewritten to.
-    pub rewritten: Option<ImageRef>,
-}
-
-impl Found {
-    /// The text that replaces the reference, when it changes.
-    pub fn replacement(&self) -> Option<String> {
-        let Target::Image(image) = &self.reference.target else {
-            return None;
-        };
-        let image = self.rewritten.as_ref().unwrap_or(image);
-        match &self.status {
-            Status::Pin {
-                digest: Some(digest),
-            }
-            | Status::Updated { new: digest, .. } => Some(image.pinned_text(digest)),
-            _ => None,
-        }
-    }
-}
-
-/// The copy of `image` in a private registry that a `--rewrite-registry` rule names:
-/// `python:3.12` with `docker.io=harbor.example/hub` is
-/// `harbor.example/hub/library/python:3.12` (official images keep `library/`, as
-/// registry proxy caches expect).
-pub fn private_copy(image: &ImageRef, rewrites: &[Mirror]) -> Option<ImageRef> {
-    let rule = rewrites.iter().find(|rule| rule.from == image.registry())?;
-    let prefix = rule
-        .prefix
-        .as_deref()
-        .map(|p| format!("{p}/"))
-        .unwrap_or_default();
-    let text = format!(
-        "{}/{prefix}{}:{}",
-        rule.host,
-        image.repository(),
-        image.tag_or_latest()
-    );
-    ImageRef::parse(&text).ok()
-}
-
-/// A file that was read, what was found in it, and its new text.
-#[derive(Debug, Clone)]
-pub struct FileOutcome {
-    /// The file as read.
-    pub source: SourceFile,
-    /// Its kind.
-    pub kind: FileKind,
-    /// The references, in file order.
-    pub references: Vec<Found>,
-    /// The new text, when the file changes and every reference in it resolved.
-    pub new_text: Option<String>,
-    /// Whether it was written (with `--write`).
-    pub written: bool,
-}
-
-impl FileOutcome {
-    /// Whether a reference of this file failed to resolve: such a file is not written.
-    pub fn has_errors(&self) -> bool {
-        self.references
-            .iter()
-            .any(|f| matches!(f.status, Status::Error(_)))
-    }
-}
-
-/// A problem with a whole file: it could not be read, parsed or written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The file.
-    pub path: PathBuf,
-    /// The line, where there is one.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.message),
-            None => write!(f, "{}: {}", self.path.display(), self.message),
-        }
-    }
-}
-
-/// Everything a run found and did.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    /// Files with at least one reference, in path order.
-    pub files: Vec<FileOutcome>,
-    /// Problems that make the run fail (exit 2).
-    pub errors: Vec<Problem>,
-    /// Problems worth a word that do not fail the run.
-    pub warnings: Vec<Problem>,
-    /// References that make `--check` fail: not pinned (when the policy requires
-    /// digests), stale, or breaking a policy rule.
-    pub failing: usize,
-    /// What the registries answered, per distinct lookup.
-    pub resolutions: Resolutions,
 }
 
 /// A file read and extracted, before resolution.
@@ -248,10 +97,10 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
                 outcome.errors.push(problem)
             }
         };
-        let text = match read_text(&candidate.path) {
+        let text = match files::read_text(&candidate.path) {
             Ok(text) => text,
-            Err((line, message)) => {
-                report(outcome, line, message);
+            Err(e) => {
+                report(outcome, e.line(), e.to_string());
                 continue;
             }
         };
@@ -287,27 +136,6 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
     scanned
 }
 
-/// Read a file as UTF-8 text, refusing what is too large, binary or not UTF-8, or
-/// not a regular file (a FIFO put where a Dockerfile was must not block the run).
-fn read_text(path: &Path) -> Result<String, (Option<usize>, String)> {
-    let bytes = rewrite::read_regular(path, MAX_FILE_SIZE).map_err(|e| match e {
-        ReadError::Io(_) => (None, e.to_string()),
-        ReadError::NotAFile | ReadError::TooLarge { .. } => (None, format!("{e}; file skipped")),
-    })?;
-    if let Some(at) = bytes.iter().position(|&b| b == 0) {
-        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        return Err((
-            Some(line),
-            "binary file (NUL byte); file skipped".to_string(),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        (Some(line), "not valid UTF-8; file skipped".to_string())
-    })
-}
-
 /// The lookups a run needs: every tagged image it will pin or re-check.
 pub fn lookups(scanned: &[Scanned], options: &Options) -> Vec<Lookup> {
     if !options.resolves() {
@@ -320,38 +148,12 @@ pub fn lookups(scanned: &[Scanned], options: &Options) -> Vec<Lookup> {
             Target::Image(image) if needs_lookup(image, options) => Some(image),
             _ => None,
         })
-        .flat_map(|image| {
-            let copy = private_copy(image, &options.rewrites).map(|copy| copy_lookup(&copy, image));
-            let upstream = match copy {
-                Some(_) if options.trust_private => None,
-                _ => Some(Lookup::refreshing(image)),
-            };
-            upstream.into_iter().chain(copy)
-        })
+        .flat_map(|image| options.airlock.lookups(image))
         .collect();
     lookups.sort();
     lookups.dedup();
     lookups
 }
-
-fn needs_lookup(image: &ImageRef, options: &Options) -> bool {
-    match image.digest() {
-        None => true,
-        // A digest-only reference names no tag to follow.
-        Some(_) => options.update && image.tag().is_some(),
-    }
-}
-
-/// The lookup of a private copy: its own tag, knowing what the original is pinned to.
-fn copy_lookup(copy: &ImageRef, original: &ImageRef) -> Lookup {
-    Lookup {
-        pinned: original.digest().map(str::to_string),
-        ..Lookup::of(copy)
-    }
-}
-
-/// The answers of the registries, per lookup.
-pub type Resolutions = BTreeMap<Lookup, Result<Digest, ResolveError>>;
 
 /// Decide each reference's fate and compute new texts.
 pub fn decide(
@@ -374,7 +176,7 @@ pub fn decide(
                     (
                         Target::Image(image),
                         Status::Pin { digest: Some(_) } | Status::Updated { .. },
-                    ) => private_copy(image, &options.rewrites),
+                    ) => decide::private_copy(image, options),
                     _ => None,
                 };
                 Found {
@@ -417,132 +219,6 @@ pub fn decide(
     }
 }
 
-fn check_fails(status: &Status, options: &Options) -> bool {
-    options.mode == Mode::Check
-        && match status {
-            Status::Pin { .. } => options.policy.require_digest,
-            Status::Stale { .. } | Status::Violation(_) => true,
-            _ => false,
-        }
-}
-
-fn status_of(reference: &Reference, resolutions: &Resolutions, options: &Options) -> Status {
-    let image = match &reference.target {
-        Target::Skip(reason) => return Status::Skip(*reason),
-        Target::Image(image) => image,
-    };
-    if options.mode == Mode::Check
-        && let Some(violation) = options.policy.check(image)
-    {
-        return Status::Violation(violation);
-    }
-    let copy = if options.mode == Mode::Check {
-        None
-    } else {
-        private_copy(image, &options.rewrites)
-    };
-    let resolved = match (needs_lookup(image, options), copy) {
-        (false, _) => None,
-        (true, None) => resolutions.get(&Lookup::refreshing(image)).cloned(),
-        (true, Some(copy)) => Some(airlock(image, &copy, resolutions, options)),
-    };
-    if copy_applies(image, options, resolved.as_ref()) {
-        // The reference's text changes to the private copy even where the digest is
-        // the one it already has.
-        return match (image.digest(), resolved) {
-            (None, Some(Ok(digest))) => Status::Pin {
-                digest: Some(digest),
-            },
-            (Some(old), Some(Ok(new))) => Status::Updated {
-                old: old.to_string(),
-                new,
-            },
-            (_, Some(Err(e))) => Status::Error(e),
-            (_, None) => Status::Pinned,
-        };
-    }
-    let resolved = resolved.as_ref();
-    match (image.digest(), resolved) {
-        (None, None) => Status::Pin { digest: None },
-        (None, Some(Ok(digest))) => Status::Pin {
-            digest: Some(digest.clone()),
-        },
-        (Some(_), None) => Status::Pinned,
-        (Some(old), Some(Ok(new))) if old == new.as_str() => Status::Pinned,
-        (Some(old), Some(Ok(new))) if options.mode == Mode::Check => Status::Stale {
-            old: old.to_string(),
-            new: Some(new.clone()),
-        },
-        (Some(old), Some(Ok(new))) => Status::Updated {
-            old: old.to_string(),
-            new: new.clone(),
-        },
-        // Under `--check --update`, a pinned tag that no longer exists is stale.
-        (Some(old), Some(Err(e)))
-            if options.mode == Mode::Check && e.kind == ResolveErrorKind::NotFound =>
-        {
-            Status::Stale {
-                old: old.to_string(),
-                new: None,
-            }
-        }
-        (_, Some(Err(e))) => Status::Error(e.clone()),
-    }
-}
-
-/// Whether a `--rewrite-registry` rule rewrites this reference in this run.
-fn copy_applies(
-    image: &ImageRef,
-    options: &Options,
-    resolved: Option<&Result<Digest, ResolveError>>,
-) -> bool {
-    options.mode != Mode::Check
-        && resolved.is_some()
-        && private_copy(image, &options.rewrites).is_some()
-}
-
-/// `--rewrite-registry`: the digest to pin a reference's private copy to. Upstream and
-/// the private registry must serve the same digest for the tag, unless
-/// `--trust-private` says not to ask upstream.
-#[expect(
-    clippy::result_large_err,
-    reason = "called once per rewritten reference, never in a loop that copies errors"
-)]
-fn airlock(
-    image: &ImageRef,
-    copy: &ImageRef,
-    resolutions: &Resolutions,
-    options: &Options,
-) -> Result<Digest, ResolveError> {
-    let copy_lookup = copy_lookup(copy, image);
-    let missing = |lookup: &Lookup| ResolveError {
-        lookup: lookup.clone(),
-        host: lookup.registry.clone(),
-        kind: ResolveErrorKind::Protocol("not resolved".to_string()),
-    };
-    let private = match resolutions.get(&copy_lookup) {
-        Some(result) => result.clone()?,
-        None => return Err(missing(&copy_lookup)),
-    };
-    if options.trust_private {
-        return Ok(private);
-    }
-    let upstream_lookup = Lookup::refreshing(image);
-    let upstream = match resolutions.get(&upstream_lookup) {
-        Some(result) => result.clone()?,
-        None => return Err(missing(&upstream_lookup)),
-    };
-    if upstream == private {
-        Ok(private)
-    } else {
-        Err(ResolveError {
-            host: copy_lookup.registry.clone(),
-            lookup: copy_lookup,
-            kind: ResolveErrorKind::CopyDiffers { upstream, private },
-        })
-    }
-}
-
 /// Write every file that changes (for `--write`). A file that fails to be written is
 /// reported; the others are still written.
 ///
@@ -551,7 +227,7 @@ fn airlock(
 /// killed run may have written it already.
 pub fn write(outcome: &mut Outcome) {
     let paths = outcome.files.iter().map(|file| file.source.path.as_path());
-    for temp in rewrite::remove_stale_temps(paths) {
+    for temp in files::remove_stale_temps(paths) {
         outcome.warnings.push(Problem {
             path: temp,
             line: None,
@@ -562,7 +238,7 @@ pub fn write(outcome: &mut Outcome) {
         let Some(new_text) = &file.new_text else {
             continue;
         };
-        match rewrite::write_atomic(
+        match files::write_atomic(
             &file.source.path,
             file.source.text.as_bytes(),
             new_text.as_bytes(),
@@ -608,7 +284,7 @@ mod tests {
     use super::*;
     use crate::extract::Site;
     use crate::source::Span;
-    use pin_registry::StaticResolver;
+    use pin_registry::{Digest, ImageRef, StaticResolver};
 
     fn digest(n: u8) -> Digest {
         Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32))).unwrap()

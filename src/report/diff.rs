@@ -2,7 +2,7 @@
 
 use similar::TextDiff;
 
-use crate::pipeline::Outcome;
+use crate::outcome::Outcome;
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{Summary, status_name};
 use crate::extract::{SkipReason, Target};
-use crate::pipeline::{Found, Outcome, Status};
+use crate::outcome::{Found, Outcome, Status};
 use crate::reference::ImageRef;
 
 #[derive(Serialize)]

@@ -1,11 +1,12 @@
-//! Reporters: they only read an [`Outcome`](crate::pipeline::Outcome) and render it.
+//! Reporters: they only read an [`Outcome`](crate::outcome::Outcome) and render it.
 
 pub mod diff;
 pub mod json;
 pub mod patch;
+pub mod summary;
 pub mod table;
 
-use crate::pipeline::{Outcome, Status};
+use crate::outcome::{Outcome, Status};
 
 /// Counts of references by status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]

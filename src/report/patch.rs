@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::extract::Target;
-use crate::pipeline::{Outcome, Status};
+use crate::outcome::{Outcome, Status};
 use pin_registry::Lookup;
 
 /// One image whose digest changes, and where.

@@ -1,7 +1,7 @@
 //! Text tables for `--list` and `--check`.
 
 use super::status_name;
-use crate::pipeline::{Found, Outcome, Status};
+use crate::outcome::{Found, Outcome, Status};
 
 /// One row per reference (`--list`), or per reference that needs attention
 /// (`--check`: not pinned, stale, or failed).

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use pin::discover::{Excludes, discover};
-use pin::pipeline::{self, Mode, Options, Outcome, Resolutions, Status};
+use pin::outcome::{Outcome, Resolutions, Status};
+use pin::pipeline::{self, Mode, Options};
 use pin::reference::Digest;
 
 fn testdata() -> PathBuf {

@@ -497,7 +497,8 @@ fn a_fifo_named_dockerfile_never_blocks_the_run() {
 fn a_file_replaced_by_a_fifo_after_discovery_is_not_waited_for() {
     use pin::discover::Candidate;
     use pin::extract::FileKind;
-    use pin::pipeline::{Outcome, scan};
+    use pin::outcome::Outcome;
+    use pin::pipeline::scan;
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("Dockerfile");

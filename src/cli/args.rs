@@ -1,0 +1,114 @@
+//! The command line as clap parses it. Nothing here is validated beyond its type: that
+//! is [`super::run_config`]'s work.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, ValueEnum};
+use pin_registry::{Mirror, Platform};
+
+/// Pin container image references to the digest their tag points to now.
+///
+/// pin finds image references in Dockerfiles, compose files, Kubernetes manifests and
+/// GitHub Actions workflows, asks each registry for the digest of the tag, and rewrites
+/// `name:tag` to `name:tag@sha256:…` in place, changing no other byte of the file.
+/// Without a mode it prints the diff that --write would apply.
+#[derive(Debug, Parser)]
+#[command(name = "pin", version, max_term_width = 100)]
+#[command(
+    after_help = "Exit status: 0 nothing to do or all done; 1 --check found something; 2 an error."
+)]
+pub struct Args {
+    /// Files or directories to scan.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+
+    /// Resolve and rewrite files in place (atomically).
+    #[arg(short, long, group = "mode")]
+    pub write: bool,
+
+    /// Report references that are not pinned and exit 1 if there are any (offline
+    /// unless --update is given).
+    #[arg(long, group = "mode")]
+    pub check: bool,
+
+    /// List every reference found, pinned or skipped, with the reason (offline).
+    #[arg(long, group = "mode")]
+    pub list: bool,
+
+    /// Also re-resolve references that already carry a digest and replace digests
+    /// whose tag has moved. With --check: exit 1 if any pinned digest is stale.
+    #[arg(long)]
+    pub update: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Pin this platform's manifest (os/arch[/variant]) instead of the multi-arch index.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<Platform>,
+
+    /// Resolve references of registry FROM through TO (host[:port][/path-prefix]);
+    /// files keep FROM. Repeatable.
+    #[arg(long = "mirror", value_name = "FROM=TO")]
+    pub mirrors: Vec<Mirror>,
+
+    /// Use plain HTTP for this registry (also for a mirror's TO). Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+
+    /// Settings file (default: pin.toml at the root of the first PATH, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Skip paths matching this glob. Repeatable.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub excludes: Vec<String>,
+
+    /// Most registry requests in flight.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Trust this CA certificate (PEM) besides the system roots. Repeatable.
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+
+    /// Airlock: rewrite references of registry FROM to their copy under TO while
+    /// pinning, after checking both serve the same digest. Repeatable.
+    #[arg(long = "rewrite-registry", value_name = "FROM=TO")]
+    pub rewrite_registries: Vec<Mirror>,
+
+    /// With --rewrite-registry: accept the private copy's digest without asking upstream.
+    #[arg(long)]
+    pub trust_private: bool,
+
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    /// Say more about what happens (repeat for more).
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A diff (dry run) or a table (--list, --check).
+    Text,
+    /// One JSON object.
+    Json,
+    /// A `git am`-ready email patch.
+    Patch,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}

@@ -1,0 +1,156 @@
+//! The command line: parse, validate once ([`RunConfig`]), wire the stages, print, and
+//! pick the exit status. The stages themselves know nothing of flags.
+
+mod args;
+mod run_config;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+pub use args::{Args, Color, Format};
+use pin_registry::RegistryResolver;
+pub use run_config::{DEFAULT_JOBS, RunConfig, UsageError};
+
+use crate::discover;
+use crate::outcome::{Outcome, Problem};
+use crate::pipeline::{self, Mode};
+use crate::report::{self, summary};
+
+/// How a run ends, as the process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: nothing to do, or all done.
+    Success = 0,
+    /// 1: `--check` found something.
+    Found = 1,
+    /// 2: an error.
+    Error = 2,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(status as u8)
+    }
+}
+
+/// Run `pin` with parsed arguments.
+pub fn run(args: Args) -> ExitStatus {
+    match run_inner(args) {
+        Ok(status) => status,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitStatus::Error
+        }
+    }
+}
+
+fn run_inner(args: Args) -> Result<ExitStatus, String> {
+    let config = RunConfig::from_args(args).map_err(|e| e.to_string())?;
+    if config.verbose > 0
+        && let Some(path) = &config.settings_file
+    {
+        eprintln!("pin: settings from {}", path.display());
+    }
+    let options = &config.options;
+    let mode = options.mode;
+    let discovery = discover::discover(&config.paths, &config.excludes);
+    let resolver = if options.resolves() {
+        Some(RegistryResolver::new(config.registry.clone()).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+
+    let progress = progress_bar(options.resolves());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let mut outcome = runtime.block_on(pipeline::run(
+        &discovery.files,
+        options,
+        resolver.as_ref(),
+        |_| progress.inc(1),
+        |n| progress.set_length(n as u64),
+    ));
+    progress.finish_and_clear();
+    if config.verbose > 0 {
+        eprintln!(
+            "pin: {} read",
+            summary::plural(discovery.files.len(), "file")
+        );
+        for (lookup, result) in &outcome.resolutions {
+            match result {
+                Ok(digest) => eprintln!("pin: resolved {lookup} to {digest}"),
+                Err(e) => eprintln!("pin: could not resolve {lookup}: {}", e.kind),
+            }
+        }
+    }
+
+    // Paths that could not be walked are problems like files that could not be read.
+    let walk_problems = discovery.errors.iter().map(|e| Problem {
+        path: e.path.clone(),
+        line: None,
+        message: e.message.clone(),
+    });
+    outcome.errors.splice(0..0, walk_problems);
+    let mut errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    errors.extend(summary::resolve_errors(&outcome));
+    print_stdout(&render(&outcome, &config))?;
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for error in &errors {
+        eprintln!("error: {error}");
+    }
+    if config.format == Format::Text {
+        eprintln!("{}", summary::summary_line(&outcome, mode));
+    }
+    Ok(if !errors.is_empty() {
+        if mode == Mode::Write
+            && let Some(held) = summary::held_files(&outcome)
+        {
+            eprintln!("{held}");
+        }
+        ExitStatus::Error
+    } else if outcome.failing > 0 {
+        ExitStatus::Found
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn render(outcome: &Outcome, config: &RunConfig) -> String {
+    let mode = config.options.mode;
+    match (config.format, mode) {
+        (Format::Json, _) => report::json::render(outcome, mode == Mode::List),
+        (Format::Text, Mode::List) => report::table::render(outcome, false),
+        (Format::Text, Mode::Check) => report::table::render(outcome, true),
+        (Format::Text, Mode::DryRun) => report::diff::render(outcome, config.color),
+        (Format::Text, Mode::Write) => String::new(),
+        (Format::Patch, _) => report::patch::render(outcome, report::patch::patch_date()),
+    }
+}
+
+fn print_stdout(text: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        // A closed pipe (`pin | head`) is not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to standard output: {e}")),
+    }
+}
+
+fn progress_bar(resolves: bool) -> indicatif::ProgressBar {
+    if !resolves || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("resolving {pos}/{len} {wide_bar}") {
+        bar.set_style(style);
+    }
+    bar
+}

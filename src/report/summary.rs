@@ -1,0 +1,102 @@
+//! The words on standard error: the summary line, the errors of references that failed
+//! to resolve, and the files a failed `--write` left untouched.
+
+use crate::outcome::{Outcome, Status};
+use crate::pipeline::Mode;
+use crate::report::Summary;
+
+/// The line that ends a text run: what was done, skipped and failed.
+pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
+    let s = Summary::of(outcome);
+    let files = |n: usize| plural(n, "file");
+    let mut parts = match mode {
+        Mode::Write => {
+            let written = outcome.files.iter().filter(|f| f.written).count();
+            vec![format!(
+                "{} pinned and {} updated in {}",
+                s.pin,
+                s.updated,
+                files(written)
+            )]
+        }
+        Mode::DryRun => {
+            let changing = outcome
+                .files
+                .iter()
+                .filter(|f| f.new_text.is_some())
+                .count();
+            vec![format!(
+                "{} to pin and {} to update in {}",
+                s.pin,
+                s.updated,
+                files(changing)
+            )]
+        }
+        Mode::Check => vec![
+            format!("{} not pinned", s.pin),
+            format!("{} stale", s.stale),
+        ],
+        Mode::List => {
+            let references = outcome.files.iter().map(|f| f.references.len()).sum();
+            vec![format!(
+                "{} in {}",
+                plural(references, "reference"),
+                files(s.files)
+            )]
+        }
+    };
+    parts.push(format!("{} already pinned", s.pinned));
+    parts.push(format!("{} skipped", s.skip));
+    if s.violation > 0 {
+        parts.push(plural(s.violation, "policy violation"));
+    }
+    if s.error > 0 {
+        parts.push(format!("{} failed", s.error));
+    }
+    format!("pin: {}", parts.join(", "))
+}
+
+/// `1 file`, `2 files`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Each reference that failed to resolve, as `file:line: message`.
+pub fn resolve_errors(outcome: &Outcome) -> Vec<String> {
+    let mut errors = Vec::new();
+    for file in &outcome.files {
+        for found in &file.references {
+            if let Status::Error(e) = &found.status {
+                errors.push(format!(
+                    "{}:{}: {}: {}",
+                    file.source.path.display(),
+                    found.position.line,
+                    found.text,
+                    e
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// Under `--write` with errors: the files left as they were because one of their
+/// references failed, as one message.
+pub fn held_files(outcome: &Outcome) -> Option<String> {
+    let held: Vec<String> = outcome
+        .files
+        .iter()
+        .filter(|f| f.has_errors())
+        .map(|f| f.source.path.display().to_string())
+        .collect();
+    (!held.is_empty()).then(|| {
+        format!(
+            "left untouched because a reference failed: {}",
+            held.join(", ")
+        )
+    })
+}
