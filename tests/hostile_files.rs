@@ -40,6 +40,39 @@ fn pin_via(dir: &Path, host: &str) -> Command {
     cmd
 }
 
+/// `cmd` (built by [`pin_cmd`] or [`pin_via`]) run as user and group `id`, from a copy of
+/// the binary in a folder any user may enter: the checkout, and so `target/`, may sit in
+/// a folder that other users cannot enter (a 0700 `mktemp -d`).
+fn as_user(cmd: &Command, id: u32) -> Command {
+    use std::os::unix::process::CommandExt;
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let binary = BINARY.get_or_init(|| {
+        let folder = tempfile::Builder::new()
+            .prefix("pin-binary-")
+            .tempdir()
+            .expect("create a folder for the binary")
+            .keep();
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o755)).unwrap();
+        let copy = folder.join("pin");
+        fs::copy(env!("CARGO_BIN_EXE_pin"), &copy).expect("copy the pin binary");
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    });
+    let mut other = Command::new(binary);
+    other.args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => other.env(key, value),
+            None => other.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        other.current_dir(dir);
+    }
+    other.uid(id).gid(id);
+    other
+}
+
 /// Run `cmd`, killing it and failing the test if it takes longer than `limit`: a
 /// hostile file must never make `pin` hang.
 fn run_within(cmd: &mut Command, limit: Duration) -> Output {
@@ -312,7 +345,6 @@ fn a_read_only_file_is_reported_and_left_untouched() {
 /// another user (only root can set that up), it leaves root's file alone.
 #[test]
 fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
-    use std::os::unix::process::CommandExt;
     if !is_root() {
         eprintln!("needs root to run pin as a second user; the other tests cover this user");
         return;
@@ -329,11 +361,12 @@ fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
     let before = fs::metadata(&shared).unwrap();
 
     let output = run_within(
-        pin_via(dir.path(), registry.host())
-            .env("HOME", dir.path())
-            .arg("--write")
-            .uid(65534)
-            .gid(65534),
+        &mut as_user(
+            pin_via(dir.path(), registry.host())
+                .env("HOME", dir.path())
+                .arg("--write"),
+            65534,
+        ),
         Duration::from_secs(30),
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
@@ -352,11 +385,12 @@ fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
     // written by another user would belong to them: refused, not given away.
     fs::set_permissions(&shared, fs::Permissions::from_mode(0o666)).unwrap();
     let output = run_within(
-        pin_via(dir.path(), registry.host())
-            .env("HOME", dir.path())
-            .args(["--write", "shared"])
-            .uid(65534)
-            .gid(65534),
+        &mut as_user(
+            pin_via(dir.path(), registry.host())
+                .env("HOME", dir.path())
+                .args(["--write", "shared"]),
+            65534,
+        ),
         Duration::from_secs(30),
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
@@ -405,7 +439,6 @@ fn an_unreadable_file_is_reported_and_the_rest_completes() {
 /// the rest is listed.
 #[test]
 fn unreadable_files_and_folders_are_reported_by_path() {
-    use std::os::unix::process::CommandExt;
     let dir = tree(&[
         ("secret/Dockerfile", OLD),
         ("hidden/Dockerfile", OLD),
@@ -431,7 +464,7 @@ fn unreadable_files_and_folders_are_reported_by_path() {
         .env("HOME", dir.path())
         .args(["--list", "--format", "json"]);
     if is_root() {
-        cmd.uid(65534).gid(65534);
+        cmd = as_user(&cmd, 65534);
     }
     let output = run_within(&mut cmd, Duration::from_secs(30));
     fs::set_permissions(dir.path().join("hidden"), fs::Permissions::from_mode(0o755)).unwrap();
