@@ -772,6 +772,12 @@ impl<'input, T: Input> Parser<'input, T> {
     where
         'input: 'a,
     {
+        // pin patch 5: a byte order mark at the start of a document's content (the line after
+        // `---`, where concatenated files put one) is skipped, as kubectl does: it splits the
+        // stream at `---` lines and reads each document as a file of its own.
+        while let TokenType::ByteOrderMark = self.peek_token()?.1 {
+            self.skip();
+        }
         match *self.peek_token()? {
             Token(
                 mark,

@@ -755,7 +755,9 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
-        if (self.mark.col as isize) < self.indent {
+        // pin patch 1: inside a flow collection indentation does not count, as in libyaml
+        // and go-yaml (kubectl, compose): `args: [` … `]` may close at the key's column.
+        if self.flow_level == 0 && (self.mark.col as isize) < self.indent {
             return Err(ScanError::new_str(self.mark, "invalid indentation"));
         }
 
@@ -893,7 +895,10 @@ impl<'input, T: Input> Scanner<'input, T> {
                 // whitespaces outside of indentation.
                 // If a flow-style construct is in an indented block, its contents must still be
                 // indented. Also, tabs are allowed anywhere in it if it has no content.
+                // pin patch 2: inside a flow collection a tab is whitespace like any other,
+                // as in libyaml.
                 '\t' if self.is_within_block()
+                    && self.flow_level == 0
                     && self.leading_whitespace
                     && (self.mark.col as isize) < self.indent =>
                 {
@@ -2047,12 +2052,8 @@ impl<'input, T: Input> Scanner<'input, T> {
                 ));
             }
 
-            if (self.mark.col as isize) < self.indent {
-                return Err(ScanError::new_str(
-                    start_mark,
-                    "invalid indentation in quoted scalar",
-                ));
-            }
+            // pin patch 3: libyaml and go-yaml do not check the indentation of a quoted
+            // scalar's continuation lines; only a document marker ends it.
 
             leading_blanks = false;
             self.consume_flow_scalar_non_whitespace_chars(
@@ -2296,12 +2297,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         let indent = self.indent + 1;
         let start_mark = self.mark;
 
-        if self.flow_level > 0 && (start_mark.col as isize) < indent {
-            return Err(ScanError::new_str(
-                start_mark,
-                "invalid indentation in flow construct",
-            ));
-        }
+        // pin patch 1: no indentation inside a flow collection (see `fetch_next_token`).
 
         let mut string = String::with_capacity(32);
         self.buf_whitespaces.clear();
@@ -2400,7 +2396,11 @@ impl<'input, T: Input> Scanner<'input, T> {
                     if !self.leading_whitespace {
                         self.buf_whitespaces.push(self.input.peek());
                         self.skip_blank();
-                    } else if (self.mark.col as isize) < indent && self.input.peek() == '\t' {
+                    } else if self.flow_level == 0
+                        && (self.mark.col as isize) < indent
+                        && self.input.peek() == '\t'
+                    {
+                        // pin patch 2: tabs are whitespace inside a flow collection.
                         // Tabs in an indentation columns are allowed if and only if the line is
                         // empty. Skip to the end of the line.
                         self.skip_ws_to_eol(SkipTabs::Yes)?;
@@ -2547,15 +2547,8 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Skip over ':'.
         self.skip_non_blank();
-        if self.input.look_ch() == '\t'
-            && !self.skip_ws_to_eol(SkipTabs::Yes)?.has_valid_yaml_ws()
-            && (self.input.peek() == '-' || self.input.next_is_alpha())
-        {
-            return Err(ScanError::new_str(
-                self.mark,
-                "':' must be followed by a valid YAML whitespace",
-            ));
-        }
+        // pin patch 4: a tab after `:` separates the value like a space (`image:\tnginx`),
+        // as in libyaml and go-yaml.
 
         if sk.possible {
             // insert simple key
