@@ -40,25 +40,27 @@ fn pin_via(dir: &Path, host: &str) -> Command {
     cmd
 }
 
-/// `cmd` (built by [`pin_cmd`] or [`pin_via`]) run as user and group `id`, from a copy of
-/// the binary in a folder any user may enter: the checkout, and so `target/`, may sit in
-/// a folder that other users cannot enter (a 0700 `mktemp -d`).
-fn as_user(cmd: &Command, id: u32) -> Command {
+/// A folder any user may enter holding the `pin` binary (a hard link, or a copy): the
+/// checkout, and so `target/`, may sit in a folder that other users cannot enter (a
+/// 0700 `mktemp -d`). Removed when dropped.
+fn reachable_binary() -> tempfile::TempDir {
+    let folder = tempfile::Builder::new()
+        .prefix("pin-binary-")
+        .tempdir()
+        .expect("create a folder for the binary");
+    fs::set_permissions(folder.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = folder.path().join("pin");
+    if fs::hard_link(env!("CARGO_BIN_EXE_pin"), &binary).is_err() {
+        fs::copy(env!("CARGO_BIN_EXE_pin"), &binary).expect("copy the pin binary");
+    }
+    folder
+}
+
+/// `cmd` (built by [`pin_cmd`] or [`pin_via`]) run as user and group `id`, from the
+/// binary in `reachable` (see [`reachable_binary`]).
+fn as_user(cmd: &Command, id: u32, reachable: &Path) -> Command {
     use std::os::unix::process::CommandExt;
-    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let binary = BINARY.get_or_init(|| {
-        let folder = tempfile::Builder::new()
-            .prefix("pin-binary-")
-            .tempdir()
-            .expect("create a folder for the binary")
-            .keep();
-        fs::set_permissions(&folder, fs::Permissions::from_mode(0o755)).unwrap();
-        let copy = folder.join("pin");
-        fs::copy(env!("CARGO_BIN_EXE_pin"), &copy).expect("copy the pin binary");
-        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
-        copy
-    });
-    let mut other = Command::new(binary);
+    let mut other = Command::new(reachable.join("pin"));
     other.args(cmd.get_args());
     for (key, value) in cmd.get_envs() {
         match value {
@@ -359,6 +361,7 @@ fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
     let mine = dir.path().join("mine/Dockerfile");
     std::os::unix::fs::chown(&mine, Some(65534), Some(65534)).unwrap();
     let before = fs::metadata(&shared).unwrap();
+    let reachable = reachable_binary();
 
     let output = run_within(
         &mut as_user(
@@ -366,6 +369,7 @@ fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
                 .env("HOME", dir.path())
                 .arg("--write"),
             65534,
+            reachable.path(),
         ),
         Duration::from_secs(30),
     );
@@ -390,6 +394,7 @@ fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
                 .env("HOME", dir.path())
                 .args(["--write", "shared"]),
             65534,
+            reachable.path(),
         ),
         Duration::from_secs(30),
     );
@@ -463,8 +468,9 @@ fn unreadable_files_and_folders_are_reported_by_path() {
     cmd.current_dir(dir.path())
         .env("HOME", dir.path())
         .args(["--list", "--format", "json"]);
+    let reachable = reachable_binary();
     if is_root() {
-        cmd = as_user(&cmd, 65534);
+        cmd = as_user(&cmd, 65534, reachable.path());
     }
     let output = run_within(&mut cmd, Duration::from_secs(30));
     fs::set_permissions(dir.path().join("hidden"), fs::Permissions::from_mode(0o755)).unwrap();
