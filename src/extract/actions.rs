@@ -10,6 +10,9 @@
 //! - `runs.image` of a Docker container action, when it starts with `docker://`
 //!   (`runs.image: Dockerfile` builds an image and is not a reference).
 //!
+//! A key written twice counts with its last value; what the earlier ones hold is
+//! `duplicate-key` (GitHub refuses such a workflow, so this only keeps a gate honest).
+//!
 //! `${{ }}` expressions are skipped as `template-expression`. Matrix entries, `env`
 //! values and `with:` inputs are never references, even when they look like one:
 //! nothing says they are pulled.
@@ -24,57 +27,64 @@ pub fn extract(text: &str) -> Result<Vec<Reference>, ExtractError> {
     let yaml = yaml::parse(text)?;
     let mut found = Found::default();
     for &root in &yaml.documents {
-        for (key, value) in yaml.entries(root) {
-            match key {
-                "jobs" => {
-                    for (_, job) in yaml.entries(value) {
-                        job_references(text, &yaml, job, &mut found);
-                    }
-                }
-                "runs" => {
-                    for (key, value) in yaml.entries(value) {
-                        match key {
-                            "image" => add(
-                                text,
-                                &yaml,
-                                value,
-                                DOCKER_SCHEME,
-                                Site::ActionsRunsImage,
-                                &mut found,
-                            ),
-                            "steps" => steps_references(text, &yaml, value, &mut found),
-                            _ => {}
-                        }
-                    }
-                }
+        each_entry(&yaml, root, &mut found, |key, value, found| match key {
+            "jobs" => each_entry(&yaml, value, found, |_, job, found| {
+                job_references(text, &yaml, job, found);
+            }),
+            "runs" => each_entry(&yaml, value, found, |key, value, found| match key {
+                "image" => add(
+                    text,
+                    &yaml,
+                    value,
+                    DOCKER_SCHEME,
+                    Site::ActionsRunsImage,
+                    found,
+                ),
+                "steps" => steps_references(text, &yaml, value, found),
                 _ => {}
-            }
-        }
+            }),
+            _ => {}
+        });
     }
     Ok(found.into_vec())
 }
 
-fn job_references(text: &str, yaml: &Yaml, job: NodeId, found: &mut Found) {
-    for (key, value) in yaml.entries(job) {
-        match key {
-            "container" => image_or_mapping(text, yaml, value, Site::ActionsContainer, found),
-            "services" => {
-                for (_, service) in yaml.entries(value) {
-                    image_or_mapping(text, yaml, service, Site::ActionsService, found);
-                }
-            }
-            "steps" => steps_references(text, yaml, value, found),
-            _ => {}
-        }
+/// Call `visit` with every entry of the mapping at `id` that counts (the last of a
+/// key written twice), then with the entries that a later one overrides, these in
+/// `duplicate-key` mode.
+fn each_entry(
+    yaml: &Yaml,
+    id: NodeId,
+    found: &mut Found,
+    mut visit: impl FnMut(&str, NodeId, &mut Found),
+) {
+    for (key, value) in yaml.entries(id) {
+        visit(key, value, found);
     }
+    for (key, value) in yaml.shadowed(id) {
+        found.shadowed(|found| visit(key, value, found));
+    }
+}
+
+fn job_references(text: &str, yaml: &Yaml, job: NodeId, found: &mut Found) {
+    each_entry(yaml, job, found, |key, value, found| match key {
+        "container" => image_or_mapping(text, yaml, value, Site::ActionsContainer, found),
+        "services" => each_entry(yaml, value, found, |_, service, found| {
+            image_or_mapping(text, yaml, service, Site::ActionsService, found);
+        }),
+        "steps" => steps_references(text, yaml, value, found),
+        _ => {}
+    });
 }
 
 /// A `container` or a service: the image as a string, or a mapping's `image`.
 fn image_or_mapping(text: &str, yaml: &Yaml, node: NodeId, site: Site, found: &mut Found) {
     if yaml.is_mapping(node) {
-        if let Some(image) = yaml.get(node, "image") {
-            add(text, yaml, image, "", site, found);
-        }
+        each_entry(yaml, node, found, |key, image, found| {
+            if key == "image" {
+                add(text, yaml, image, "", site, found);
+            }
+        });
     } else {
         add(text, yaml, node, "", site, found);
     }
@@ -82,9 +92,11 @@ fn image_or_mapping(text: &str, yaml: &Yaml, node: NodeId, site: Site, found: &m
 
 fn steps_references(text: &str, yaml: &Yaml, steps: NodeId, found: &mut Found) {
     for &step in yaml.sequence(steps) {
-        if let Some(uses) = yaml.get(step, "uses") {
-            add(text, yaml, uses, DOCKER_SCHEME, Site::ActionsUses, found);
-        }
+        each_entry(yaml, step, found, |key, uses, found| {
+            if key == "uses" {
+                add(text, yaml, uses, DOCKER_SCHEME, Site::ActionsUses, found);
+            }
+        });
     }
 }
 

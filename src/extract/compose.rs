@@ -36,22 +36,42 @@ pub fn extract(text: &str) -> Result<Vec<Reference>, ExtractError> {
     let yaml = yaml::parse(text)?;
     let mut found = Found::default();
     for &root in &yaml.documents {
-        let services: Vec<NodeId> = match yaml.get(root, "services") {
-            Some(services) => yaml.entries(services).into_iter().map(|(_, s)| s).collect(),
+        // A service written twice is read from its last definition; the earlier ones
+        // are walked for what they would have pinned, as `duplicate-key`.
+        let (services, shadowed): (Vec<NodeId>, Vec<NodeId>) = match yaml.get(root, "services") {
+            Some(services) => (
+                yaml.entries(services).into_iter().map(|(_, s)| s).collect(),
+                yaml.shadowed(services)
+                    .into_iter()
+                    .map(|(_, s)| s)
+                    .collect(),
+            ),
             // Version 1: services at the top level.
-            None => yaml
-                .entries(root)
-                .into_iter()
-                .filter(|(key, value)| {
+            None => {
+                let is_service = |&(key, value): &(&str, NodeId)| {
                     !key.starts_with("x-")
-                        && !TOP_LEVEL_KEYS.contains(key)
-                        && yaml.is_mapping(*value)
-                })
-                .map(|(_, s)| s)
-                .collect(),
+                        && !TOP_LEVEL_KEYS.contains(&key)
+                        && yaml.is_mapping(value)
+                };
+                (
+                    yaml.entries(root)
+                        .into_iter()
+                        .filter(is_service)
+                        .map(|(_, s)| s)
+                        .collect(),
+                    yaml.shadowed(root)
+                        .into_iter()
+                        .filter(is_service)
+                        .map(|(_, s)| s)
+                        .collect(),
+                )
+            }
         };
         for service in services {
             service_references(text, &yaml, service, &mut found)?;
+        }
+        for service in shadowed {
+            found.shadowed(|found| service_references(text, &yaml, service, found))?;
         }
         let mut visited = Visited::default();
         let mut extensions = Vec::new();
@@ -80,7 +100,7 @@ fn find_extensions(
     }
     match &yaml.nodes[id].kind {
         NodeKind::Mapping(_) => {
-            for (key, value) in yaml.pairs(id) {
+            for (key, value, _) in yaml.pairs(id) {
                 if key.starts_with("x-") {
                     out.push(value);
                 } else {
@@ -115,8 +135,14 @@ fn extension_references(
     match &yaml.nodes[id].kind {
         NodeKind::Mapping(_) => {
             service_references(text, yaml, id, found)?;
-            for (_, value) in yaml.pairs(id) {
-                extension_references(text, yaml, value, visited, found, depth + 1)?;
+            for (_, value, shadowed) in yaml.pairs(id) {
+                if shadowed {
+                    found.shadowed(|found| {
+                        extension_references(text, yaml, value, visited, found, depth + 1)
+                    })?;
+                } else {
+                    extension_references(text, yaml, value, visited, found, depth + 1)?;
+                }
             }
         }
         NodeKind::Sequence(items) => {
@@ -138,18 +164,51 @@ fn service_references(
     let build = yaml
         .get(service, "build")
         .filter(|&build| yaml.scalar(build).is_none_or(|s| !s.is_null()));
-    if let Some(image) = yaml.get(service, "image").and_then(|id| yaml.scalar(id)) {
-        if let Some(reference) = image_reference(text, image, build.is_some()) {
-            // A build-output use of an anchored image wins over a pull elsewhere:
-            // pinning it would break that service's build.
-            found.add_with(reference, |old, new| {
-                if new.target == Target::Skip(SkipReason::BuildOutput) {
-                    *old = new;
-                }
-            });
+    if let Some(image) = yaml.get(service, "image") {
+        add_image(text, yaml, image, build.is_some(), found);
+    }
+    if let Some(build) = build {
+        inline_build_references(text, yaml, build, found)?;
+    }
+    // `image:` or `build:` written twice in a service: compose v2 refuses the file,
+    // v1 reads the last one; the earlier ones are `duplicate-key`.
+    for (key, value) in yaml.shadowed(service) {
+        match key {
+            "image" => found.shadowed(|found| add_image(text, yaml, value, build.is_some(), found)),
+            // A Dockerfile nobody reads cannot make the file fail.
+            "build" => {
+                let _ = found.shadowed(|found| inline_build_references(text, yaml, value, found));
+            }
+            _ => {}
         }
     }
-    let inline = build
+    Ok(())
+}
+
+/// The reference of a service's `image` value.
+fn add_image(text: &str, yaml: &Yaml, image: NodeId, builds: bool, found: &mut Found) {
+    let Some(image) = yaml.scalar(image) else {
+        return;
+    };
+    if let Some(reference) = image_reference(text, image, builds) {
+        // A build-output use of an anchored image wins over a pull elsewhere:
+        // pinning it would break that service's build.
+        found.add_with(reference, |old, new| {
+            if new.target == Target::Skip(SkipReason::BuildOutput) {
+                *old = new;
+            }
+        });
+    }
+}
+
+/// The sites of a service's `build.dockerfile_inline`.
+fn inline_build_references(
+    text: &str,
+    yaml: &Yaml,
+    build: NodeId,
+    found: &mut Found,
+) -> Result<(), ExtractError> {
+    let inline = Some(build)
         .filter(|&build| yaml.is_mapping(build))
         .and_then(|build| yaml.get(build, "dockerfile_inline"))
         .and_then(|id| yaml.scalar(id));

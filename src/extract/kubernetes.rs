@@ -92,32 +92,50 @@ impl Walk<'_> {
                 }
             }
             NodeKind::Mapping(_) => {
-                for (key, value) in self.yaml.pairs(id) {
-                    if CONTAINER_LISTS.contains(&key) {
-                        for &container in self.yaml.sequence(value) {
-                            if let Some(image) = self.yaml.get(container, "image") {
-                                self.image(image, Site::KubernetesImage);
-                            }
-                        }
-                    } else if key == "volumes" {
-                        for &volume in self.yaml.sequence(value) {
-                            let reference = self
-                                .yaml
-                                .get(volume, "image")
-                                .and_then(|image| self.yaml.get(image, "reference"));
-                            if let Some(reference) = reference {
-                                self.image(reference, Site::KubernetesVolumeImage);
-                            }
-                        }
-                    } else if key == "image" && self.any_image_key {
-                        self.image(value, Site::KubernetesImage);
+                for (key, value, shadowed) in self.yaml.pairs(id) {
+                    // A key written twice: kubectl reads the last value.
+                    if shadowed {
+                        self.found.enter_shadowed();
                     }
-                    if !FREE_FORM_KEYS.contains(&key) {
-                        self.node(value, depth + 1);
+                    self.entry(key, value, depth);
+                    if shadowed {
+                        self.found.leave_shadowed();
                     }
                 }
             }
             NodeKind::Scalar(_) | NodeKind::Alias(_) => {}
+        }
+    }
+
+    fn entry(&mut self, key: &str, value: NodeId, depth: usize) {
+        if CONTAINER_LISTS.contains(&key) {
+            for &container in self.yaml.sequence(value) {
+                if let Some(image) = self.yaml.get(container, "image") {
+                    self.image(image, Site::KubernetesImage);
+                }
+                for (key, image) in self.yaml.shadowed(container) {
+                    if key == "image" {
+                        self.found.enter_shadowed();
+                        self.image(image, Site::KubernetesImage);
+                        self.found.leave_shadowed();
+                    }
+                }
+            }
+        } else if key == "volumes" {
+            for &volume in self.yaml.sequence(value) {
+                let reference = self
+                    .yaml
+                    .get(volume, "image")
+                    .and_then(|image| self.yaml.get(image, "reference"));
+                if let Some(reference) = reference {
+                    self.image(reference, Site::KubernetesVolumeImage);
+                }
+            }
+        } else if key == "image" && self.any_image_key {
+            self.image(value, Site::KubernetesImage);
+        }
+        if !FREE_FORM_KEYS.contains(&key) {
+            self.node(value, depth + 1);
         }
     }
 

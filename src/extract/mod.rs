@@ -90,6 +90,9 @@ pub enum SkipReason {
     BuildOutput,
     /// A `# pin:ignore` comment or an `--exclude` pattern.
     Ignored,
+    /// The value of a YAML key written again later in the same mapping: the consumer
+    /// reads the last one.
+    DuplicateKey,
 }
 
 impl SkipReason {
@@ -106,6 +109,7 @@ impl SkipReason {
             SkipReason::TemplateExpression => "template-expression",
             SkipReason::BuildOutput => "build-output",
             SkipReason::Ignored => "ignored",
+            SkipReason::DuplicateKey => "duplicate-key",
         }
     }
 }

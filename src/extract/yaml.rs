@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use super::{ExtractError, Reference, SkipReason};
+use super::{ExtractError, Reference, SkipReason, Target};
 use crate::source::Span;
 
 /// Deepest nesting of collections accepted; deeper input is reported as an error
@@ -495,7 +495,10 @@ impl Yaml {
 
     /// The entries of the mapping at `id` as `(key, value)`, merge keys (`<<: *base`,
     /// `<<: [*a, *b]`) resolved: the mapping's own keys first, then merged keys it does
-    /// not override, in order. Keys that are not scalars are left out.
+    /// not override, in order. Keys that are not scalars are left out. A key written
+    /// twice counts once, with its last value: that is the one kubectl (go-yaml v2),
+    /// docker-compose v1 (PyYAML) and Helm use; compose v2 (go-yaml v3) refuses the
+    /// file. The earlier values are [`Yaml::shadowed`].
     pub(crate) fn entries(&self, id: NodeId) -> Vec<(&str, NodeId)> {
         let mut out: Vec<(&str, NodeId)> = Vec::new();
         let mut seen = HashSet::new();
@@ -518,14 +521,15 @@ impl Yaml {
         if depth > MAX_DEPTH || !seen.insert(id) {
             return;
         }
+        let shadowed = self.shadowed_indices(pairs);
         let mut merged = Vec::new();
-        for &(key, value) in pairs {
+        for (index, &(key, value)) in pairs.iter().enumerate() {
             let Some(key) = self.scalar(key) else {
                 continue;
             };
-            if key.value == "<<" && key.style == ScalarStyle::Plain {
+            if is_merge_key(key) {
                 merged.push(value);
-            } else if keys.insert(key.value.as_str()) {
+            } else if !shadowed.contains(&index) && keys.insert(key.value.as_str()) {
                 out.push((key.value.as_str(), value));
             }
         }
@@ -541,17 +545,50 @@ impl Yaml {
         }
     }
 
+    /// The indices of the pairs whose scalar key is written again later in the same
+    /// mapping (`<<` merge keys aside).
+    fn shadowed_indices(&self, pairs: &[(NodeId, NodeId)]) -> HashSet<usize> {
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        let mut shadowed = HashSet::new();
+        for (index, &(key, _)) in pairs.iter().enumerate() {
+            let Some(key) = self.scalar(key).filter(|key| !is_merge_key(key)) else {
+                continue;
+            };
+            if let Some(earlier) = last.insert(key.value.as_str(), index) {
+                shadowed.insert(earlier);
+            }
+        }
+        shadowed
+    }
+
+    /// The entries of the mapping at `id` (through an alias) that a later entry with
+    /// the same key overrides: no consumer reads them.
+    pub(crate) fn shadowed(&self, id: NodeId) -> Vec<(&str, NodeId)> {
+        self.pairs(id)
+            .filter_map(|(key, value, shadowed)| shadowed.then_some((key, value)))
+            .collect()
+    }
+
     /// The entries of the mapping at `id` as written, `<<` merge keys included and not
-    /// resolved (through an alias). Walks use these, so that merged content is entered
-    /// through its alias, once.
-    pub(crate) fn pairs(&self, id: NodeId) -> impl Iterator<Item = (&str, NodeId)> {
+    /// resolved (through an alias), each with whether a later entry with the same key
+    /// overrides it. Walks use these, so that merged content is entered through its
+    /// alias, once.
+    pub(crate) fn pairs(&self, id: NodeId) -> impl Iterator<Item = (&str, NodeId, bool)> {
         let pairs: &[(NodeId, NodeId)] = match &self.resolve(id).kind {
             NodeKind::Mapping(pairs) => pairs,
             _ => &[],
         };
+        let shadowed = self.shadowed_indices(pairs);
         pairs
             .iter()
-            .filter_map(|&(key, value)| Some((self.scalar(key)?.value.as_str(), value)))
+            .enumerate()
+            .filter_map(move |(index, &(key, value))| {
+                Some((
+                    self.scalar(key)?.value.as_str(),
+                    value,
+                    shadowed.contains(&index),
+                ))
+            })
     }
 
     /// The value of `key` in the mapping at `id` (merge keys resolved).
@@ -560,6 +597,11 @@ impl Yaml {
             .into_iter()
             .find_map(|(k, v)| (k == key).then_some(v))
     }
+}
+
+/// Whether `key` is YAML's merge key `<<` (plain, not quoted).
+fn is_merge_key(key: &Scalar) -> bool {
+    key.value == "<<" && key.style == ScalarStyle::Plain
 }
 
 /// The reference a scalar holds, if it holds anything: null or empty is nothing (an
@@ -590,14 +632,37 @@ pub(crate) fn scalar_reference(
 }
 
 /// References in file order, each span reported once (the first report wins unless
-/// the caller decides otherwise with [`Found::add_with`]).
+/// the caller decides otherwise with [`Found::add_with`]). References added inside
+/// [`Found::shadowed`] are `duplicate-key`; any other report of the same span wins over
+/// such one.
 #[derive(Default)]
 pub(crate) struct Found {
     index: HashMap<Span, usize>,
     references: Vec<Reference>,
+    shadowed: usize,
 }
 
 impl Found {
+    /// Run `walk`, reporting what it adds as `duplicate-key`: it walks the value of a
+    /// key that is written again later in its mapping.
+    pub(crate) fn shadowed<R>(&mut self, walk: impl FnOnce(&mut Found) -> R) -> R {
+        self.enter_shadowed();
+        let result = walk(self);
+        self.leave_shadowed();
+        result
+    }
+
+    /// From here until the matching [`Found::leave_shadowed`], what is added is
+    /// `duplicate-key` (for walks that cannot lend themselves to [`Found::shadowed`]).
+    pub(crate) fn enter_shadowed(&mut self) {
+        self.shadowed += 1;
+    }
+
+    /// Ends what [`Found::enter_shadowed`] began.
+    pub(crate) fn leave_shadowed(&mut self) {
+        self.shadowed = self.shadowed.saturating_sub(1);
+    }
+
     /// Add a reference unless its span is already reported.
     pub(crate) fn add(&mut self, reference: Reference) {
         self.add_with(reference, |_, _| {});
@@ -606,10 +671,16 @@ impl Found {
     /// Add a reference; if its span is already reported, let `merge` decide.
     pub(crate) fn add_with(
         &mut self,
-        reference: Reference,
+        mut reference: Reference,
         merge: impl FnOnce(&mut Reference, Reference),
     ) {
+        let duplicate = Target::Skip(SkipReason::DuplicateKey);
+        if self.shadowed > 0 {
+            reference.target = duplicate.clone();
+        }
         match self.index.get(&reference.span) {
+            Some(&i) if self.references[i].target == duplicate => self.references[i] = reference,
+            Some(_) if reference.target == duplicate => {}
             Some(&i) => merge(&mut self.references[i], reference),
             None => {
                 self.index.insert(reference.span, self.references.len());

@@ -40,6 +40,41 @@ fn pin_via(dir: &Path, host: &str) -> Command {
     cmd
 }
 
+/// A folder any user may enter holding the `pin` binary (a hard link, or a copy): the
+/// checkout, and so `target/`, may sit in a folder that other users cannot enter (a
+/// 0700 `mktemp -d`). Removed when dropped.
+fn reachable_binary() -> tempfile::TempDir {
+    let folder = tempfile::Builder::new()
+        .prefix("pin-binary-")
+        .tempdir()
+        .expect("create a folder for the binary");
+    fs::set_permissions(folder.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = folder.path().join("pin");
+    if fs::hard_link(env!("CARGO_BIN_EXE_pin"), &binary).is_err() {
+        fs::copy(env!("CARGO_BIN_EXE_pin"), &binary).expect("copy the pin binary");
+    }
+    folder
+}
+
+/// `cmd` (built by [`pin_cmd`] or [`pin_via`]) run as user and group `id`, from the
+/// binary in `reachable` (see [`reachable_binary`]).
+fn as_user(cmd: &Command, id: u32, reachable: &Path) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut other = Command::new(reachable.join("pin"));
+    other.args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => other.env(key, value),
+            None => other.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        other.current_dir(dir);
+    }
+    other.uid(id).gid(id);
+    other
+}
+
 /// Run `cmd`, killing it and failing the test if it takes longer than `limit`: a
 /// hostile file must never make `pin` hang.
 fn run_within(cmd: &mut Command, limit: Duration) -> Output {
@@ -312,7 +347,6 @@ fn a_read_only_file_is_reported_and_left_untouched() {
 /// another user (only root can set that up), it leaves root's file alone.
 #[test]
 fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
-    use std::os::unix::process::CommandExt;
     if !is_root() {
         eprintln!("needs root to run pin as a second user; the other tests cover this user");
         return;
@@ -327,13 +361,16 @@ fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
     let mine = dir.path().join("mine/Dockerfile");
     std::os::unix::fs::chown(&mine, Some(65534), Some(65534)).unwrap();
     let before = fs::metadata(&shared).unwrap();
+    let reachable = reachable_binary();
 
     let output = run_within(
-        pin_via(dir.path(), registry.host())
-            .env("HOME", dir.path())
-            .arg("--write")
-            .uid(65534)
-            .gid(65534),
+        &mut as_user(
+            pin_via(dir.path(), registry.host())
+                .env("HOME", dir.path())
+                .arg("--write"),
+            65534,
+            reachable.path(),
+        ),
         Duration::from_secs(30),
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
@@ -352,11 +389,13 @@ fn a_file_its_user_may_not_write_is_left_alone_even_in_a_writable_folder() {
     // written by another user would belong to them: refused, not given away.
     fs::set_permissions(&shared, fs::Permissions::from_mode(0o666)).unwrap();
     let output = run_within(
-        pin_via(dir.path(), registry.host())
-            .env("HOME", dir.path())
-            .args(["--write", "shared"])
-            .uid(65534)
-            .gid(65534),
+        &mut as_user(
+            pin_via(dir.path(), registry.host())
+                .env("HOME", dir.path())
+                .args(["--write", "shared"]),
+            65534,
+            reachable.path(),
+        ),
         Duration::from_secs(30),
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
@@ -405,7 +444,6 @@ fn an_unreadable_file_is_reported_and_the_rest_completes() {
 /// the rest is listed.
 #[test]
 fn unreadable_files_and_folders_are_reported_by_path() {
-    use std::os::unix::process::CommandExt;
     let dir = tree(&[
         ("secret/Dockerfile", OLD),
         ("hidden/Dockerfile", OLD),
@@ -430,8 +468,9 @@ fn unreadable_files_and_folders_are_reported_by_path() {
     cmd.current_dir(dir.path())
         .env("HOME", dir.path())
         .args(["--list", "--format", "json"]);
+    let reachable = reachable_binary();
     if is_root() {
-        cmd.uid(65534).gid(65534);
+        cmd = as_user(&cmd, 65534, reachable.path());
     }
     let output = run_within(&mut cmd, Duration::from_secs(30));
     fs::set_permissions(dir.path().join("hidden"), fs::Permissions::from_mode(0o755)).unwrap();

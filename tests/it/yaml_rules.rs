@@ -712,3 +712,189 @@ fn no_panic_on_random_edits() {
         }
     }
 }
+
+// ------------------------------------------- YAML that kubectl and compose accept
+
+/// The texts at the spans of the references found in `text` read as `kind`.
+fn texts(kind: FileKind, text: &str) -> Vec<String> {
+    extract::extract(kind, text)
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+        .iter()
+        .map(|r| r.span.of(text).to_string())
+        .collect()
+}
+
+#[test]
+fn flow_collections_may_close_or_hold_items_left_of_their_key() {
+    // The reported manifest, minimal: kubectl, libyaml and PyYAML read it.
+    let text = "a:\n  args: [\n      \"x\",\n  ]\n  containers:\n  - image: busybox:1\n";
+    assert_eq!(texts(FileKind::Kubernetes, text), ["busybox:1"]);
+    assert_eq!(
+        found(
+            FileKind::Kubernetes,
+            "kubernetes/flow-collection-closes-at-key-indent.yaml"
+        ),
+        expect(&[
+            ("busybox:1.36", "kubernetes-image", "busybox:1.36"),
+            ("nginx:1.27", "kubernetes-image", "nginx:1.27"),
+        ])
+    );
+}
+
+#[test]
+fn tabs_after_a_colon_and_inside_flow_collections_are_whitespace() {
+    assert_eq!(
+        texts(FileKind::Compose, "services:\n  a:\n    image:\tredis:7\n"),
+        ["redis:7"]
+    );
+    assert_eq!(
+        found(
+            FileKind::Kubernetes,
+            "kubernetes/tabs-in-flow-and-after-colon.yaml"
+        ),
+        expect(&[
+            ("busybox:1.36", "kubernetes-image", "busybox:1.36"),
+            ("nginx:1.27", "kubernetes-image", "nginx:1.27"),
+        ])
+    );
+    assert_eq!(
+        found(FileKind::Compose, "compose/flow-collections-and-tabs.yaml"),
+        expect(&[
+            ("busybox:1.36", "compose-image", "busybox:1.36"),
+            ("postgres:16", "compose-image", "postgres:16"),
+        ])
+    );
+}
+
+#[test]
+fn quoted_scalars_may_continue_left_of_their_key() {
+    assert_eq!(
+        found(
+            FileKind::Kubernetes,
+            "kubernetes/quoted-scalar-continuation-left.yaml"
+        ),
+        expect(&[("busybox:1.36", "kubernetes-image", "busybox:1.36")])
+    );
+}
+
+#[test]
+fn a_byte_order_mark_after_a_document_marker_starts_the_document() {
+    let path = "kubernetes/bom-after-document-marker.yaml";
+    assert!(read(path).contains("---\n\u{feff}apiVersion"));
+    assert_eq!(
+        found(FileKind::Kubernetes, path),
+        expect(&[
+            ("busybox:1.36", "kubernetes-image", "busybox:1.36"),
+            ("nginx:1.27", "kubernetes-image", "nginx:1.27"),
+        ])
+    );
+    // Inside a document's content it is still an error, as it is for go-yaml.
+    let err = extract::extract(FileKind::Kubernetes, "a: 1\n\u{feff}b: 2\n").unwrap_err();
+    assert_eq!(err.position.line, 2);
+}
+
+#[test]
+fn complex_keys_and_document_markers_without_a_line_break() {
+    assert_eq!(
+        found(
+            FileKind::Kubernetes,
+            "kubernetes/complex-keys-and-markers.yaml"
+        ),
+        expect(&[
+            ("busybox:1.36", "kubernetes-image", "busybox:1.36"),
+            ("nginx:1.27", "kubernetes-image", "nginx:1.27"),
+        ])
+    );
+    let long = format!(
+        "args: [{}]\ncontainers:\n- image: redis:7\n",
+        "x".repeat(100_000)
+    );
+    assert_eq!(texts(FileKind::Kubernetes, &long), ["redis:7"]);
+}
+
+// ------------------------------------------------------------ duplicate keys
+
+#[test]
+fn compose_duplicate_image_key_pins_the_last_and_reports_the_others() {
+    assert_eq!(
+        found(FileKind::Compose, "compose/duplicate-image-key.yaml"),
+        expect(&[
+            ("busybox:1.36", "compose-image", "duplicate-key"),
+            ("nginx:1.27", "compose-image", "nginx:1.27"),
+            ("redis:7", "compose-image", "duplicate-key"),
+            ("postgres:16", "compose-image", "postgres:16"),
+            ("python:3.12", "compose-image", "duplicate-key"),
+            ("node:22", "compose-image", "build-output"),
+        ])
+    );
+}
+
+#[test]
+fn kubernetes_duplicate_image_key_pins_the_last_and_reports_the_others() {
+    assert_eq!(
+        found(FileKind::Kubernetes, "kubernetes/duplicate-image-key.yaml"),
+        expect(&[
+            ("busybox:1.36", "kubernetes-image", "duplicate-key"),
+            ("nginx:1.27", "kubernetes-image", "nginx:1.27"),
+            ("alpine:3.20", "kubernetes-image", "duplicate-key"),
+            ("redis:7", "kubernetes-image", "redis:7"),
+            ("python:3.12", "kubernetes-image", "duplicate-key"),
+            ("node:22", "kubernetes-image", "node:22"),
+        ])
+    );
+}
+
+#[test]
+fn actions_duplicate_keys_count_with_their_last_value() {
+    let text = "jobs:\n  a:\n    container: busybox:1\n    container:\n      image: nginx:1\n      image: alpine:3\n    steps:\n    - uses: docker://x:1\n      uses: docker://y:1\n";
+    let references = extract::extract(FileKind::Actions, text).unwrap();
+    let described: Vec<_> = references.iter().map(|r| describe(text, r)).collect();
+    assert_eq!(
+        described,
+        expect(&[
+            ("busybox:1", "actions-container", "duplicate-key"),
+            ("nginx:1", "actions-container", "duplicate-key"),
+            ("alpine:3", "actions-container", "alpine:3"),
+            ("x:1", "actions-uses", "duplicate-key"),
+            ("y:1", "actions-uses", "y:1"),
+        ])
+    );
+}
+
+// --------------------------------------------------------------- real world
+
+/// Every `image:` line of public manifests and compose files (`testdata/real-world/`,
+/// sources in its README) is found, counted independently by a line scan.
+#[test]
+fn real_world_manifests_every_image_is_found() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/real-world");
+    let mut files = 0;
+    for (dir, kind) in [
+        ("kubernetes", FileKind::Kubernetes),
+        ("compose", FileKind::Compose),
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<usize> = text
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| {
+                    let line = line.trim_start().trim_start_matches("- ");
+                    line.starts_with("image:") && !line["image:".len()..].trim().is_empty()
+                })
+                .map(|(i, _)| i + 1)
+                .collect();
+            let references =
+                extract::extract(kind, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let found: Vec<usize> = references
+                .iter()
+                .map(|r| line_of(&text, r.span.start))
+                .collect();
+            assert!(!lines.is_empty(), "{}", path.display());
+            assert_eq!(found, lines, "{}", path.display());
+            files += 1;
+        }
+    }
+    assert!(files >= 3);
+}
