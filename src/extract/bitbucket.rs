@@ -7,7 +7,11 @@
 //!   `custom`, inside `parallel` and `stage`, and step definitions under
 //!   `definitions`): a string, or a mapping whose `name` is one (`bitbucket-image`);
 //! - `definitions.services.<name>.image`, string or mapping (`bitbucket-service`).
-//!   A service with `type: docker` and no `image` is Bitbucket's own Docker daemon.
+//!   A service with `type: docker` and no `image` is Bitbucket's own Docker daemon;
+//! - a step's `script` entry `pipe: docker://name:tag`, the image the pipe runs
+//!   (`bitbucket-pipe`; the prefix stays, the span is what follows). A pipe named
+//!   without `docker://` (`atlassian/aws-s3-deploy:0.2.1`) is a pipe in Bitbucket's
+//!   catalogue, which Bitbucket maps to an image itself: it is not a reference.
 //!
 //! Variables (`$IMAGE`, `${TAG}`) follow the CI rules: a whole variable is
 //! `unresolved-variable`, a variable mixed with text `templated`.
@@ -68,6 +72,15 @@ fn steps(
                 if key == "step" {
                     if let Some(image) = yaml.get(value, "image") {
                         yaml::ci_image(text, yaml, image, "name", Site::BitbucketImage, found);
+                    }
+                    let script = yaml.get(value, "script");
+                    for &command in script.map(|s| yaml.sequence(s)).unwrap_or_default() {
+                        let pipe = yaml.get(command, "pipe").and_then(|p| yaml.scalar(p));
+                        if let Some(reference) = pipe.and_then(|p| {
+                            yaml::ci_reference(text, p, "docker://", Site::BitbucketPipe)
+                        }) {
+                            found.add(reference);
+                        }
                     }
                 }
                 if key != "services" {

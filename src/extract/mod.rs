@@ -97,6 +97,8 @@ pub enum Site {
     BitbucketImage,
     /// `definitions.services.*.image` in Bitbucket Pipelines.
     BitbucketService,
+    /// `pipe: docker://…` in a Bitbucket Pipelines step's script.
+    BitbucketPipe,
     /// `docker[].image` of a CircleCI executor or job.
     CircleciImage,
     /// A Drone or Woodpecker step's `image`.
@@ -184,6 +186,7 @@ impl Site {
             Site::GitlabService => "gitlab-service",
             Site::BitbucketImage => "bitbucket-image",
             Site::BitbucketService => "bitbucket-service",
+            Site::BitbucketPipe => "bitbucket-pipe",
             Site::CircleciImage => "circleci-image",
             Site::DroneImage => "drone-image",
             Site::DroneService => "drone-service",
