@@ -416,3 +416,48 @@ fn real_world_files_have_every_image_found_and_nothing_else() {
         assert!(!rows.iter().any(|row| row.starts_with(quiet)), "{quiet}");
     }
 }
+
+/// Hostile or broken files never crash a reader: every prefix of every rule file
+/// (cut at each character) is read as each new kind, giving references or an error.
+#[test]
+fn truncated_files_are_errors_or_references_never_a_crash() {
+    use pin::extract::{FileKind, extract};
+    let kinds = [
+        FileKind::GitlabCi,
+        FileKind::Bitbucket,
+        FileKind::Circleci,
+        FileKind::Drone,
+        FileKind::Cloudbuild,
+        FileKind::Azure,
+        FileKind::Devcontainer,
+        FileKind::Bake,
+    ];
+    let samples = [
+        GITLAB,
+        BITBUCKET,
+        CIRCLECI,
+        DRONE,
+        CLOUDBUILD,
+        AZURE,
+        DEVCONTAINER,
+        BAKE,
+        POD_JSON,
+        "contexts = { a = \"docker-image://x:${\"y\"}\" } \"\\u00e9\" <<-EOT\nEOT\n",
+        "{\"a\": \"\\ud800\\u\", \"é\": [1, {\"b\": /* */ 2,},], // x\n}",
+    ];
+    let mut read = 0;
+    for sample in samples {
+        for (cut, _) in sample.char_indices() {
+            let text = &sample[..cut];
+            for kind in kinds {
+                if let Ok(references) = extract(kind, text) {
+                    for reference in references {
+                        assert!(reference.span.end <= text.len(), "{kind:?} {text:?}");
+                    }
+                }
+                read += 1;
+            }
+        }
+    }
+    assert!(read > 1000, "{read}");
+}
