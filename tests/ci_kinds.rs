@@ -314,6 +314,22 @@ fn a_gitlab_ci_file_is_no_longer_read_as_having_no_references() {
             "ci/extra.yml gitlab-image redis:7 pin",
         ]
     );
+
+    // A glob includes every file it matches, in that folder only.
+    let dir = tree(&[
+        (".gitlab-ci.yml", "include:\n  - local: '/ci/*.yml'\n"),
+        ("ci/a.yml", GITLAB_INCLUDED),
+        ("ci/b.yml", GITLAB_INCLUDED),
+        ("ci/deeper/c.yml", GITLAB_INCLUDED),
+    ]);
+    let (rows, _) = list_rows(dir.path(), &[]);
+    assert_eq!(
+        rows,
+        [
+            "ci/a.yml gitlab-image redis:7 pin",
+            "ci/b.yml gitlab-image redis:7 pin",
+        ]
+    );
 }
 
 #[test]
