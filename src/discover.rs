@@ -95,6 +95,9 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
     if is_dockerfile_name(name) {
         return Some(FileKind::Dockerfile);
     }
+    if let Some(kind) = ci_kind_of(path, &lower) {
+        return Some(kind);
+    }
     if !is_yaml {
         return None;
     }
@@ -113,23 +116,44 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
 /// `runs:` beside `name:` or `description:`), wherever it sits: workflow templates,
 /// examples and renamed actions are pinned like the real ones. Likewise a file with
 /// a top-level `services:` is a compose file (a swarm stack file, say).
+///
+/// The content wins over a CI system's name too: a `.gitlab-ci.yml` (or any CI file)
+/// with top-level `apiVersion` and `kind` is a Kubernetes manifest. A YAML file whose
+/// name says nothing is a Bitbucket pipeline if it has a top-level `pipelines:`, a
+/// CircleCI configuration if it has `version:`, `jobs:` and `workflows:`, `orbs:` or
+/// `executors:`, and a Drone pipeline if it has a top-level `kind: pipeline`. A file
+/// named on the command line whose content is JSON is not a Dockerfile: it is read as
+/// a Kubernetes manifest (JSON is YAML), or by its keys as a dev container
+/// (`image`, `build` or `dockerComposeFile`), a Cloud Build (`steps`) or a bake file
+/// (`target`).
 pub fn refine_kind(kind: FileKind, text: &str) -> FileKind {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if kind == FileKind::Dockerfile && crate::extract::json::is_json_document(text) {
+        return json_kind(text);
+    }
+    let manifest = has_top_level_key(text, "apiVersion") && has_top_level_key(text, "kind");
+    if is_ci_kind(kind) && manifest {
+        return FileKind::Kubernetes;
+    }
     if kind != FileKind::Kubernetes {
         return kind;
     }
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let top_level_key = |key: &str| {
-        text.lines().any(|line| {
-            let line = line.trim_end();
-            [
-                format!("{key}:"),
-                format!("\"{key}\":"),
-                format!("'{key}':"),
-            ]
-            .iter()
-            .any(|k| line.starts_with(k.as_str()))
-        })
-    };
+    if !manifest {
+        if has_top_level_key(text, "pipelines") {
+            return FileKind::Bitbucket;
+        }
+        let circleci = ["workflows", "orbs", "executors"];
+        if has_top_level_key(text, "version")
+            && has_top_level_key(text, "jobs")
+            && circleci.iter().any(|key| has_top_level_key(text, key))
+        {
+            return FileKind::Circleci;
+        }
+        if text.lines().any(|line| line.trim_end() == "kind: pipeline") {
+            return FileKind::Drone;
+        }
+    }
+    let top_level_key = |key: &str| has_top_level_key(text, key);
     // A Kubernetes manifest never has a top-level `services:`; compose files and
     // swarm stack files do.
     if top_level_key("services") && !top_level_key("apiVersion") {
@@ -141,6 +165,167 @@ pub fn refine_kind(kind: FileKind, text: &str) -> FileKind {
         FileKind::Actions
     } else {
         kind
+    }
+}
+
+/// Whether a line of `text` starts with `key:` (plain or quoted): a top-level key.
+fn has_top_level_key(text: &str, key: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_end();
+        [
+            format!("{key}:"),
+            format!("\"{key}\":"),
+            format!("'{key}':"),
+        ]
+        .iter()
+        .any(|k| line.starts_with(k.as_str()))
+    })
+}
+
+fn is_ci_kind(kind: FileKind) -> bool {
+    matches!(
+        kind,
+        FileKind::GitlabCi
+            | FileKind::Bitbucket
+            | FileKind::Circleci
+            | FileKind::Drone
+            | FileKind::Cloudbuild
+            | FileKind::Azure
+    )
+}
+
+/// The kind of a JSON text by its top-level keys; a manifest when they say nothing.
+fn json_kind(text: &str) -> FileKind {
+    let keys = crate::extract::json::top_level_keys(text);
+    let has = |key: &str| keys.iter().any(|k| k == key);
+    if has("apiVersion") && has("kind") {
+        FileKind::Kubernetes
+    } else if has("image") || has("build") || has("dockerComposeFile") {
+        FileKind::Devcontainer
+    } else if has("steps") {
+        FileKind::Cloudbuild
+    } else if has("target") {
+        FileKind::Bake
+    } else {
+        FileKind::Kubernetes
+    }
+}
+
+/// The conventional names of CI systems' files, dev containers and bake files.
+fn ci_kind_of(path: &Path, lower: &str) -> Option<FileKind> {
+    let folder = |up: usize| {
+        path.parent()
+            .into_iter()
+            .flat_map(Path::components)
+            .rev()
+            .nth(up)
+            .and_then(|c| c.as_os_str().to_str())
+            .map(str::to_ascii_lowercase)
+    };
+    let in_folder = |name: &str| folder(0).as_deref() == Some(name);
+    let (stem, extension) = lower.rsplit_once('.').unwrap_or((lower, ""));
+    match extension {
+        "yml" | "yaml" => {
+            if stem == ".gitlab-ci" || stem.ends_with(".gitlab-ci") {
+                Some(FileKind::GitlabCi)
+            } else if stem == "bitbucket-pipelines" {
+                Some(FileKind::Bitbucket)
+            } else if in_folder(".circleci") {
+                Some(FileKind::Circleci)
+            } else if stem == ".drone" || stem == ".woodpecker" || in_folder(".woodpecker") {
+                Some(FileKind::Drone)
+            } else if stem.starts_with("cloudbuild") {
+                Some(FileKind::Cloudbuild)
+            } else if stem.starts_with("azure-pipelines") || in_folder(".azure-pipelines") {
+                Some(FileKind::Azure)
+            } else {
+                None
+            }
+        }
+        "json" => {
+            let devcontainer = lower == ".devcontainer.json"
+                || lower == "devcontainer.json"
+                    && (in_folder(".devcontainer")
+                        || folder(1).as_deref() == Some(".devcontainer"));
+            if devcontainer {
+                Some(FileKind::Devcontainer)
+            } else if stem.starts_with("cloudbuild") {
+                Some(FileKind::Cloudbuild)
+            } else if stem.starts_with("docker-bake") {
+                Some(FileKind::Bake)
+            } else {
+                None
+            }
+        }
+        "hcl" if stem.starts_with("docker-bake") => Some(FileKind::Bake),
+        _ => None,
+    }
+}
+
+/// A `.json` file found in a walk is read only if it is a Kubernetes manifest (a
+/// top-level object with `apiVersion` and `kind`): `package.json` and its like are
+/// not read at all.
+fn json_manifest(path: &Path) -> Option<FileKind> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if !name.ends_with(".json") {
+        return None;
+    }
+    let metadata = std::fs::metadata(path).ok()?;
+    if metadata.len() > crate::files::MAX_FILE_SIZE {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    if !text.contains("\"apiVersion\"") {
+        return None;
+    }
+    let keys = crate::extract::json::top_level_keys(&text);
+    let has = |key: &str| keys.iter().any(|k| k == key);
+    (has("apiVersion") && has("kind")).then_some(FileKind::Kubernetes)
+}
+
+/// Files that a walked `.gitlab-ci.yml` includes locally (`include: local: ci/*.yml`)
+/// are GitLab CI files, whatever their names. Paths are relative to the folder of the
+/// `.gitlab-ci.yml`, the repository's root.
+fn follow_gitlab_includes(files: &mut [Candidate]) {
+    let mut builder = GlobSetBuilder::new();
+    let mut any = false;
+    for candidate in files.iter() {
+        let is_root = candidate
+            .path
+            .file_name()
+            .is_some_and(|name| name.eq_ignore_ascii_case(".gitlab-ci.yml"));
+        if !is_root {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&candidate.path) else {
+            continue;
+        };
+        let root = candidate.path.parent().unwrap_or(Path::new(""));
+        let root = globset::escape(&root.to_string_lossy());
+        for include in crate::extract::gitlab::local_includes(&text) {
+            let pattern = match root.is_empty() {
+                true => include,
+                false => format!("{root}/{include}"),
+            };
+            if let Ok(glob) = globset::GlobBuilder::new(&pattern)
+                .literal_separator(true)
+                .build()
+            {
+                builder.add(glob);
+                any = true;
+            }
+        }
+    }
+    let Ok(included) = builder.build() else {
+        return;
+    };
+    if !any {
+        return;
+    }
+    for candidate in files.iter_mut() {
+        if candidate.kind == FileKind::Kubernetes && included.is_match(&candidate.path) {
+            candidate.kind = FileKind::GitlabCi;
+        }
     }
 }
 
@@ -211,6 +396,7 @@ pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
     discovery.files.sort();
     discovery.files.dedup_by(|a, b| a.path == b.path);
     read_each_file_once(&mut discovery.files);
+    follow_gitlab_includes(&mut discovery.files);
     discovery
 }
 
@@ -296,7 +482,7 @@ fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let Some(kind) = kind_of(entry.path()) else {
+        let Some(kind) = kind_of(entry.path()).or_else(|| json_manifest(entry.path())) else {
             continue;
         };
         let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
@@ -396,6 +582,81 @@ mod tests {
         assert_eq!(kind("k8s/deploy.yaml"), Some(FileKind::Kubernetes));
         assert_eq!(kind("workflows/ci.yml"), Some(FileKind::Kubernetes));
         assert_eq!(kind("README.md"), None);
+    }
+
+    #[test]
+    fn ci_systems_are_told_by_their_names() {
+        assert_eq!(kind(".gitlab-ci.yml"), Some(FileKind::GitlabCi));
+        assert_eq!(kind("ci/build.gitlab-ci.yml"), Some(FileKind::GitlabCi));
+        assert_eq!(kind("bitbucket-pipelines.yml"), Some(FileKind::Bitbucket));
+        assert_eq!(kind("a/.circleci/config.yml"), Some(FileKind::Circleci));
+        assert_eq!(kind(".drone.yml"), Some(FileKind::Drone));
+        assert_eq!(kind(".woodpecker.yaml"), Some(FileKind::Drone));
+        assert_eq!(kind(".woodpecker/test.yml"), Some(FileKind::Drone));
+        assert_eq!(kind("cloudbuild.yaml"), Some(FileKind::Cloudbuild));
+        assert_eq!(kind("deploy/cloudbuild.json"), Some(FileKind::Cloudbuild));
+        assert_eq!(kind("azure-pipelines.yml"), Some(FileKind::Azure));
+        assert_eq!(kind(".azure-pipelines/ci.yml"), Some(FileKind::Azure));
+        assert_eq!(kind(".devcontainer.json"), Some(FileKind::Devcontainer));
+        assert_eq!(
+            kind("x/.devcontainer/devcontainer.json"),
+            Some(FileKind::Devcontainer)
+        );
+        assert_eq!(
+            kind(".devcontainer/python/devcontainer.json"),
+            Some(FileKind::Devcontainer)
+        );
+        assert_eq!(kind("devcontainer.json"), None);
+        assert_eq!(kind("docker-bake.hcl"), Some(FileKind::Bake));
+        assert_eq!(kind("docker-bake.override.json"), Some(FileKind::Bake));
+        assert_eq!(kind("package.json"), None);
+        assert_eq!(kind("main.hcl"), None);
+    }
+
+    #[test]
+    fn content_wins_over_ci_names_and_tells_unnamed_ci_files() {
+        let pod = "apiVersion: v1\nkind: Pod\nspec: {containers: []}\n";
+        assert_eq!(refine_kind(FileKind::GitlabCi, pod), FileKind::Kubernetes);
+        assert_eq!(refine_kind(FileKind::Azure, pod), FileKind::Kubernetes);
+        let gitlab = "image: ruby:3\ntest:\n  script: [rake]\n";
+        assert_eq!(refine_kind(FileKind::GitlabCi, gitlab), FileKind::GitlabCi);
+        let bitbucket = "image: node:22\npipelines:\n  default: []\n";
+        assert_eq!(
+            refine_kind(FileKind::Kubernetes, bitbucket),
+            FileKind::Bitbucket
+        );
+        let circleci = "version: 2.1\njobs: {}\nworkflows: {}\n";
+        assert_eq!(
+            refine_kind(FileKind::Kubernetes, circleci),
+            FileKind::Circleci
+        );
+        let drone = "kind: pipeline\nsteps: []\nservices: []\n";
+        assert_eq!(refine_kind(FileKind::Kubernetes, drone), FileKind::Drone);
+    }
+
+    #[test]
+    fn json_named_on_the_command_line_is_not_a_dockerfile() {
+        let manifest = "\u{feff} {\"apiVersion\": \"v1\", \"kind\": \"Pod\"}";
+        assert_eq!(
+            refine_kind(FileKind::Dockerfile, manifest),
+            FileKind::Kubernetes
+        );
+        assert_eq!(
+            refine_kind(FileKind::Dockerfile, "// c\n[1,]"),
+            FileKind::Kubernetes
+        );
+        assert_eq!(
+            refine_kind(FileKind::Dockerfile, "/* c */ {\"image\": \"x\",}"),
+            FileKind::Devcontainer
+        );
+        assert_eq!(
+            refine_kind(FileKind::Dockerfile, "{\"steps\": []}"),
+            FileKind::Cloudbuild
+        );
+        assert_eq!(
+            refine_kind(FileKind::Dockerfile, "FROM\n"),
+            FileKind::Dockerfile
+        );
     }
 
     #[test]

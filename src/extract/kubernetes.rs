@@ -162,6 +162,10 @@ impl Walk<'_> {
 }
 
 /// A Helm template, line by line: `image: value` (a list item's or a quoted key too).
+pub(crate) fn template_lines(text: &str) -> Vec<Reference> {
+    helm_template_references(text)
+}
+
 fn helm_template_references(text: &str) -> Vec<Reference> {
     let mut references = Vec::new();
     let mut line_start = 0;

@@ -5,8 +5,17 @@
 //! either the parsed image or the reason it is skipped.
 
 pub mod actions;
+pub mod azure;
+pub mod bake;
+pub mod bitbucket;
+pub mod circleci;
+pub mod cloudbuild;
 pub mod compose;
+pub mod devcontainer;
 pub mod dockerfile;
+pub mod drone;
+pub mod gitlab;
+pub(crate) mod json;
 pub mod kubernetes;
 mod yaml;
 
@@ -28,6 +37,22 @@ pub enum FileKind {
     Kubernetes,
     /// GitHub Actions workflows and action metadata.
     Actions,
+    /// GitLab CI files.
+    GitlabCi,
+    /// `bitbucket-pipelines.yml`.
+    Bitbucket,
+    /// CircleCI configuration.
+    Circleci,
+    /// Drone and Woodpecker pipelines.
+    Drone,
+    /// Google Cloud Build configuration.
+    Cloudbuild,
+    /// Azure Pipelines.
+    Azure,
+    /// Dev container configuration (JSON with comments).
+    Devcontainer,
+    /// docker-bake files (HCL or JSON).
+    Bake,
 }
 
 /// Where in a file a reference was found.
@@ -64,6 +89,34 @@ pub enum Site {
     ActionsUses,
     /// `runs.image: docker://…` in action metadata.
     ActionsRunsImage,
+    /// A GitLab CI `image` (top level, `default:` or a job).
+    GitlabImage,
+    /// A GitLab CI `services` entry.
+    GitlabService,
+    /// A Bitbucket Pipelines `image` (top level or a step).
+    BitbucketImage,
+    /// `definitions.services.*.image` in Bitbucket Pipelines.
+    BitbucketService,
+    /// `pipe: docker://…` in a Bitbucket Pipelines step's script.
+    BitbucketPipe,
+    /// `docker[].image` of a CircleCI executor or job.
+    CircleciImage,
+    /// A Drone or Woodpecker step's `image`.
+    DroneImage,
+    /// A Drone or Woodpecker service's `image`.
+    DroneService,
+    /// `steps[].name` in Cloud Build.
+    CloudbuildStep,
+    /// `container:` of an Azure pipeline or job.
+    AzureContainer,
+    /// `resources.containers[].image` in Azure Pipelines.
+    AzureResource,
+    /// A job's `services:` entry in Azure Pipelines.
+    AzureService,
+    /// The `image` of a dev container.
+    DevcontainerImage,
+    /// `contexts` value `docker-image://…` of a bake target.
+    BakeContext,
 }
 
 /// Why a reference is not pinned.
@@ -133,6 +186,20 @@ impl Site {
             Site::ActionsService => "actions-service",
             Site::ActionsUses => "actions-uses",
             Site::ActionsRunsImage => "actions-runs-image",
+            Site::GitlabImage => "gitlab-image",
+            Site::GitlabService => "gitlab-service",
+            Site::BitbucketImage => "bitbucket-image",
+            Site::BitbucketService => "bitbucket-service",
+            Site::BitbucketPipe => "bitbucket-pipe",
+            Site::CircleciImage => "circleci-image",
+            Site::DroneImage => "drone-image",
+            Site::DroneService => "drone-service",
+            Site::CloudbuildStep => "cloudbuild-step",
+            Site::AzureContainer => "azure-container",
+            Site::AzureResource => "azure-resource",
+            Site::AzureService => "azure-service",
+            Site::DevcontainerImage => "devcontainer-image",
+            Site::BakeContext => "bake-context",
         }
     }
 }
@@ -213,13 +280,41 @@ pub fn classify(text: &str) -> Target {
 pub fn extract(kind: FileKind, text: &str) -> Result<Vec<Reference>, ExtractError> {
     let mut references = match kind {
         FileKind::Dockerfile => dockerfile::extract(text)?,
-        FileKind::Compose => compose::extract(text)?,
+        FileKind::Compose => compose_or_template(text)?,
         FileKind::Kubernetes => kubernetes::extract(text)?,
         FileKind::Actions => actions::extract(text)?,
+        FileKind::GitlabCi => gitlab::extract(text)?,
+        FileKind::Bitbucket => bitbucket::extract(text)?,
+        FileKind::Circleci => circleci::extract(text)?,
+        FileKind::Drone => drone::extract(text)?,
+        FileKind::Cloudbuild => cloudbuild::extract(text)?,
+        FileKind::Azure => azure::extract(text)?,
+        FileKind::Devcontainer => devcontainer::extract(text)?,
+        FileKind::Bake => bake::extract(text)?,
     };
     mark_ignored(text, &mut references);
     references.sort_by_key(|r| r.span);
     Ok(references)
+}
+
+/// A compose file, or, when it does not parse as YAML and holds Jinja or Go template
+/// markup (`{{ }}`, `{% %}`), a template read line by line as Helm templates are:
+/// every `image:` with a value on its line is a site, and values with template
+/// markup are skipped.
+fn compose_or_template(text: &str) -> Result<Vec<Reference>, ExtractError> {
+    match compose::extract(text) {
+        Err(_) if text.contains("{{") || text.contains("{%") => {
+            let mut references = kubernetes::template_lines(text);
+            for reference in &mut references {
+                reference.site = Site::ComposeImage;
+                if let Target::Image(_) = reference.target {
+                    reference.target = yaml::ci_target(reference.span.of(text));
+                }
+            }
+            Ok(references)
+        }
+        result => result,
+    }
 }
 
 /// The marker that makes `pin` leave a reference alone, on its line or the line above.

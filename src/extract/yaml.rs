@@ -712,6 +712,114 @@ impl Visited {
     }
 }
 
+impl Scalar {
+    /// A scalar read by another reader of the same shape of data (JSON): `text` is the
+    /// span that is exactly `value`, when there is one.
+    pub(crate) fn read_elsewhere(
+        value: String,
+        style: ScalarStyle,
+        token: Span,
+        text: Option<Span>,
+    ) -> Scalar {
+        Scalar {
+            value,
+            style,
+            token,
+            text,
+            content_line: None,
+        }
+    }
+}
+
+impl Yaml {
+    /// Add a node built by another reader (JSON) and return its id.
+    pub(crate) fn add_node(&mut self, kind: NodeKind, start: usize) -> NodeId {
+        push(self, kind, start)
+    }
+}
+
+/// Markers of a CI system's template expressions, resolved before any image is
+/// pulled: GitHub and Azure `${{ }}`, Azure runtime `$[ ]`, GitLab inputs
+/// `$[[ inputs.x ]]`, CircleCI parameters `<< parameters.x >>`, Jinja and Go
+/// templates `{{ }}`.
+const CI_TEMPLATE_MARKERS: [&str; 4] = ["{{", "$[", "<<", "{%"];
+
+/// What a CI system makes of an image value: a template expression, a variable
+/// (`$VAR`, `${VAR}`, Azure's `$(var)`) that is the whole value (`unresolved-variable`)
+/// or mixed with text (`templated`, as `$CI_REGISTRY_IMAGE/app:1`), or otherwise the
+/// image or the reason it is invalid. No CI system gives a variable a default inside
+/// the value, so there is nothing to pin in place as compose's `${VAR:-default}`.
+pub(crate) fn ci_target(value: &str) -> super::Target {
+    use super::Target;
+    if CI_TEMPLATE_MARKERS.iter().any(|m| value.contains(m)) {
+        return Target::Skip(SkipReason::TemplateExpression);
+    }
+    if !value.contains('$') {
+        return super::classify(value);
+    }
+    let is_name = |s: &str, dots: bool| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || dots && b == b'.')
+    };
+    let whole = value.strip_prefix('$').is_some_and(|rest| {
+        is_name(rest, false)
+            || rest
+                .strip_prefix('{')
+                .and_then(|r| r.strip_suffix('}'))
+                .is_some_and(|r| is_name(r, false))
+            || rest
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .is_some_and(|r| is_name(r, true))
+    });
+    Target::Skip(if whole {
+        SkipReason::UnresolvedVariable
+    } else {
+        SkipReason::Templated
+    })
+}
+
+/// The reference a CI system's image scalar holds, as [`scalar_reference`] finds it
+/// but with [`ci_target`]'s rules for variables and expressions.
+pub(crate) fn ci_reference(
+    text: &str,
+    scalar: &Scalar,
+    prefix: &str,
+    site: super::Site,
+) -> Option<Reference> {
+    let mut reference = scalar_reference(text, scalar, prefix, site)?;
+    if scalar.text.is_some() {
+        reference.target = ci_target(reference.span.of(text));
+    }
+    Some(reference)
+}
+
+/// The image at `node`, a string or a mapping whose `key` (`name` or `image`) is one,
+/// added to `found` with CI rules; anything else is not an image.
+pub(crate) fn ci_image(
+    text: &str,
+    yaml: &Yaml,
+    node: NodeId,
+    key: &str,
+    site: super::Site,
+    found: &mut Found,
+) {
+    let node = match yaml.is_mapping(node) {
+        true => match yaml.get(node, key) {
+            Some(value) => value,
+            None => return,
+        },
+        false => node,
+    };
+    if let Some(reference) = yaml
+        .scalar(node)
+        .and_then(|scalar| ci_reference(text, scalar, "", site))
+    {
+        found.add(reference);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,7 +90,42 @@ fn pinning_only_inserts_digests() {
         pinned_files >= 5,
         "testdata/ has files to pin, found {pinned_files}"
     );
+    // Every kind's folder is among the files pinned, so the promise covers them all.
+    for folder in CI_FOLDERS {
+        // Paths are shown relative to the current folder when they are inside it.
+        let absolute = testdata().join(folder);
+        let relative = PathBuf::from("testdata").join(folder);
+        assert!(
+            outcome.files.iter().any(|f| f.new_text.is_some()
+                && (f.source.path.starts_with(&absolute) || f.source.path.starts_with(&relative))),
+            "testdata/{folder} has files pinned"
+        );
+    }
 }
+
+/// The folders of CI systems' files, dev containers, bake files, JSON manifests and
+/// the real-world files of each (the real-world dev containers are left out: their
+/// images are all templated, so nothing in them is pinned).
+const CI_FOLDERS: [&str; 18] = [
+    "gitlab",
+    "bitbucket",
+    "circleci",
+    "drone",
+    "drone/.woodpecker",
+    "cloudbuild",
+    "azure",
+    "devcontainer",
+    "bake",
+    "kubernetes-json",
+    "real-world-ci/gitlab",
+    "real-world-ci/bitbucket",
+    "real-world-ci/circleci",
+    "real-world-ci/drone",
+    "real-world-ci/cloudbuild",
+    "real-world-ci/azure",
+    "real-world-ci/bake",
+    "real-world-ci/kubernetes-json",
+];
 
 #[test]
 fn updating_only_swaps_digests() {

@@ -14,6 +14,7 @@ mod support {
 }
 
 mod byte_preservation;
+mod ci_kinds;
 mod cli;
 mod credentials;
 mod dockerfile_rules;

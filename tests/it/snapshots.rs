@@ -20,6 +20,22 @@ fn list_json(path: &Path) -> String {
     format!("exit status {status}\n{stdout}")
 }
 
+/// `pin --list --format json` run in `root` on `path` relative to it, so that folder
+/// names that tell a kind (`.woodpecker/`, `.devcontainer/`) are part of the name.
+fn list_json_in(root: &str, path: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(root);
+    let relative = path.strip_prefix(&root).unwrap();
+    let output = pin_cmd()
+        .current_dir(&root)
+        .args(["--list", "--format", "json"])
+        .arg(relative)
+        .output()
+        .expect("run pin");
+    let status = output.status.code().unwrap_or(-1);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    format!("exit status {status}\n{stdout}")
+}
+
 #[test]
 fn dockerfile_rules() {
     insta::glob!("../../testdata/dockerfile", "**/*ockerfile*", |path| {
@@ -44,6 +60,77 @@ fn kubernetes_rules() {
 #[test]
 fn actions_rules() {
     insta::glob!("../../testdata/actions", "**/*.y*ml", |path| {
+        insta::assert_snapshot!(list_json(path));
+    });
+}
+
+#[test]
+fn gitlab_rules() {
+    insta::glob!("../../testdata/gitlab", "*.gitlab-ci.yml", |path| {
+        insta::assert_snapshot!(list_json(path));
+    });
+}
+
+#[test]
+fn bitbucket_rules() {
+    insta::glob!("../../testdata/bitbucket", "*.yml", |path| {
+        insta::assert_snapshot!(list_json(path));
+    });
+}
+
+#[test]
+fn circleci_rules() {
+    insta::glob!("../../testdata/circleci", "*.yml", |path| {
+        insta::assert_snapshot!(list_json(path));
+    });
+}
+
+#[test]
+fn drone_and_woodpecker_rules() {
+    insta::glob!(
+        "../../testdata/drone",
+        "{*.yml,.woodpecker/*.yml}",
+        |path| {
+            insta::assert_snapshot!(list_json_in("testdata/drone", path));
+        }
+    );
+}
+
+#[test]
+fn cloudbuild_rules() {
+    insta::glob!("../../testdata/cloudbuild", "cloudbuild.*", |path| {
+        insta::assert_snapshot!(list_json(path));
+    });
+}
+
+#[test]
+fn azure_rules() {
+    insta::glob!("../../testdata/azure", "*.yml", |path| {
+        insta::assert_snapshot!(list_json(path));
+    });
+}
+
+#[test]
+fn devcontainer_rules() {
+    insta::glob!(
+        "../../testdata/devcontainer",
+        "{.devcontainer.json,.devcontainer/*/devcontainer.json}",
+        |path| {
+            insta::assert_snapshot!(list_json_in("testdata/devcontainer", path));
+        }
+    );
+}
+
+#[test]
+fn bake_rules() {
+    insta::glob!("../../testdata/bake", "docker-bake.*", |path| {
+        insta::assert_snapshot!(list_json(path));
+    });
+}
+
+#[test]
+fn kubernetes_json_rules() {
+    insta::glob!("../../testdata/kubernetes-json", "*.json", |path| {
         insta::assert_snapshot!(list_json(path));
     });
 }
