@@ -329,8 +329,8 @@ fn follow_gitlab_includes(files: &mut [Candidate]) {
     }
 }
 
-/// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.dockerfile`, `Dockerfile.*`,
-/// `Containerfile.*`.
+/// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.dockerfile`, `*.Containerfile`,
+/// `*.containerfile`, `Dockerfile.*`, `Containerfile.*`.
 fn is_dockerfile_name(name: &str) -> bool {
     name == "Dockerfile"
         || name == "Containerfile"
@@ -338,6 +338,8 @@ fn is_dockerfile_name(name: &str) -> bool {
         || name.starts_with("Containerfile.")
         || name.ends_with(".Dockerfile")
         || name.ends_with(".dockerfile")
+        || name.ends_with(".Containerfile")
+        || name.ends_with(".containerfile")
 }
 
 fn in_workflows_folder(path: &Path) -> bool {
@@ -358,6 +360,27 @@ pub struct Discovery {
 
 /// Find the files to read under `paths`.
 pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
+    discover_with(paths, excludes, Walk::default())
+}
+
+/// How folders are walked.
+#[derive(Debug, Clone, Copy)]
+pub struct Walk {
+    /// Honour `.gitignore`, `.ignore` and git's exclude files (`--no-ignore` turns it
+    /// off).
+    pub respect_ignore: bool,
+}
+
+impl Default for Walk {
+    fn default() -> Walk {
+        Walk {
+            respect_ignore: true,
+        }
+    }
+}
+
+/// Find the files to read under `paths`, walking folders as `walk` says.
+pub fn discover_with(paths: &[PathBuf], excludes: &Excludes, walk_options: Walk) -> Discovery {
     let mut discovery = Discovery::default();
     for root in paths {
         let metadata = match std::fs::metadata(root) {
@@ -391,13 +414,31 @@ pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
             });
             continue;
         }
-        walk(root, excludes, &mut discovery);
+        walk(root, excludes, walk_options, &mut discovery);
     }
     discovery.files.sort();
     discovery.files.dedup_by(|a, b| a.path == b.path);
     read_each_file_once(&mut discovery.files);
     follow_gitlab_includes(&mut discovery.files);
     discovery
+}
+
+/// How many files of a kind `pin` reads the ignore rules kept out of `found` (for
+/// `-v`): the same paths walked again without them.
+pub fn count_ignored(paths: &[PathBuf], found: &Discovery) -> usize {
+    let all = discover_with(
+        paths,
+        &Excludes::new(&[]).unwrap_or_else(|_| unreachable!("no patterns")),
+        Walk {
+            respect_ignore: false,
+        },
+    );
+    let seen: std::collections::BTreeSet<&Path> =
+        found.files.iter().map(|c| c.path.as_path()).collect();
+    all.files
+        .iter()
+        .filter(|c| !seen.contains(c.path.as_path()))
+        .count()
 }
 
 /// Keep one name of each file: a file reached under two names (named and also found
@@ -448,11 +489,16 @@ fn file_identity(_path: &Path) -> Option<FileId> {
     None
 }
 
-fn walk(root: &Path, excludes: &Excludes, discovery: &mut Discovery) {
+fn walk(root: &Path, excludes: &Excludes, options: Walk, discovery: &mut Discovery) {
     let filter_root = root.to_path_buf();
     let filter_excludes = excludes.clone();
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
+        .git_ignore(options.respect_ignore)
+        .git_global(options.respect_ignore)
+        .git_exclude(options.respect_ignore)
+        .ignore(options.respect_ignore)
+        .parents(options.respect_ignore)
         .require_git(false)
         .follow_links(false)
         // `.git` itself is never of interest.

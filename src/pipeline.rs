@@ -259,12 +259,12 @@ pub async fn run<R: Resolver + ?Sized>(
     options: &Options,
     resolver: Option<&R>,
     on_resolved: impl Fn(&Lookup),
-    on_lookups: impl FnOnce(usize),
+    on_lookups: impl FnOnce(&[Lookup]),
 ) -> Outcome {
     let mut outcome = Outcome::default();
     let scanned = scan(candidates, &mut outcome);
     let lookups = lookups(&scanned, options);
-    on_lookups(lookups.len());
+    on_lookups(&lookups);
     let resolutions = match resolver {
         Some(resolver) if !lookups.is_empty() => {
             resolve_all(resolver, lookups, options.jobs, on_resolved).await

@@ -13,11 +13,23 @@ use pin_registry::{Mirror, Platform};
 /// `name:tag` to `name:tag@sha256:…` in place, changing no other byte of the file.
 /// Without a mode it prints the diff that --write would apply.
 #[derive(Debug, Parser)]
-#[command(name = "pin", version, max_term_width = 100)]
 #[command(
-    after_help = "Exit status: 0 nothing to do or all done; 1 --check found something; 2 an error."
+    name = "pin",
+    version,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
 )]
+#[command(after_help = "\
+A reference is left alone when its line, or the comment line above it, says `# pin:ignore`.
+Settings come from --config, else the nearest pin.toml from the current folder up to the git
+top level. Paths in diffs, patches and JSON are relative to the git top level.
+
+Exit status: 0 nothing to do or all done; 1 --check found something; 2 an error.")]
 pub struct Args {
+    /// Not a run: print shell completions or the manual page.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Files or directories to scan.
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
@@ -57,9 +69,18 @@ pub struct Args {
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registries: Vec<String>,
 
-    /// Settings file (default: pin.toml at the root of the first PATH, if present).
-    #[arg(long, value_name = "FILE")]
+    /// Settings file (default: the nearest pin.toml from the current folder up to the
+    /// git top level, else one in the first PATH's folder).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
     pub config: Option<PathBuf>,
+
+    /// Read no settings file.
+    #[arg(long)]
+    pub no_config: bool,
+
+    /// Also read files that .gitignore and .ignore files exclude.
+    #[arg(long)]
+    pub no_ignore: bool,
 
     /// Skip paths matching this glob. Repeatable.
     #[arg(long = "exclude", value_name = "GLOB")]
@@ -86,9 +107,27 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 
-    /// Say more about what happens (repeat for more).
-    #[arg(short, long, action = ArgAction::Count)]
+    /// Say more about what happens: -v a summary of what was read and resolved, -vv
+    /// every registry request (never a credential).
+    #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
+
+    /// Print only errors (and what the mode prints on standard output).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// What `pin` does besides pinning.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print the completion script for SHELL.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `pin man > pin.1`.
+    Man,
 }
 
 /// `--format`.

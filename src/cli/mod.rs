@@ -2,12 +2,13 @@
 //! pick the exit status. The stages themselves know nothing of flags.
 
 mod args;
+mod root;
 mod run_config;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-pub use args::{Args, Color, Format};
+pub use args::{Args, Color, Command, Format};
 use pin_registry::RegistryResolver;
 pub use run_config::{DEFAULT_JOBS, RunConfig, UsageError};
 
@@ -35,10 +36,44 @@ impl From<ExitStatus> for ExitCode {
 
 /// Run `pin` with parsed arguments.
 pub fn run(args: Args) -> ExitStatus {
+    if let Some(command) = &args.command {
+        return generate(command);
+    }
     match run_inner(args) {
         Ok(status) => status,
         Err(message) => {
-            eprintln!("error: {message}");
+            say(&format!("error: {message}"));
+            ExitStatus::Error
+        }
+    }
+}
+
+/// One line on standard error. A closed or full stderr is no reason to stop a run
+/// (`eprintln!` would panic): the line is dropped.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// `pin completions SHELL`, `pin man`.
+fn generate(command: &Command) -> ExitStatus {
+    use clap::CommandFactory;
+    let mut cli = Args::command();
+    let mut out = Vec::new();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cli, "pin", &mut out);
+        }
+        Command::Man => {
+            if let Err(e) = clap_mangen::Man::new(cli).render(&mut out) {
+                say(&format!("error: cannot render the manual page: {e}"));
+                return ExitStatus::Error;
+            }
+        }
+    }
+    match print_stdout(&String::from_utf8_lossy(&out)) {
+        Ok(()) => ExitStatus::Success,
+        Err(message) => {
+            say(&format!("error: {message}"));
             ExitStatus::Error
         }
     }
@@ -46,14 +81,31 @@ pub fn run(args: Args) -> ExitStatus {
 
 fn run_inner(args: Args) -> Result<ExitStatus, String> {
     let config = RunConfig::from_args(args).map_err(|e| e.to_string())?;
-    if config.verbose > 0
+    let verbose = if config.quiet { 0 } else { config.verbose };
+    if verbose > 0
         && let Some(path) = &config.settings_file
     {
-        eprintln!("pin: settings from {}", path.display());
+        say(&format!("pin: settings from {}", path.display()));
+    }
+    if let Some(root) = &config.root {
+        std::env::set_current_dir(root)
+            .map_err(|e| format!("cannot enter {}: {e}", root.display()))?;
     }
     let options = &config.options;
     let mode = options.mode;
-    let discovery = discover::discover(&config.paths, &config.excludes);
+    // Without a terminal there is no progress bar: one line per phase instead, so that
+    // a CI log shows what a long run is doing.
+    let phases = !config.quiet && !std::io::stderr().is_terminal();
+    let walk = discover::Walk {
+        respect_ignore: !config.no_ignore,
+    };
+    let discovery = discover::discover_with(&config.paths, &config.excludes, walk);
+    if phases {
+        say(&format!(
+            "pin: reading {}",
+            summary::plural(discovery.files.len(), "file")
+        ));
+    }
     let resolver = if options.resolves() {
         Some(RegistryResolver::new(config.registry.clone()).map_err(|e| e.to_string())?)
     } else {
@@ -70,18 +122,38 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         options,
         resolver.as_ref(),
         |_| progress.inc(1),
-        |n| progress.set_length(n as u64),
+        |lookups| {
+            progress.set_length(lookups.len() as u64);
+            if phases && !lookups.is_empty() {
+                let registries: std::collections::BTreeSet<&str> =
+                    lookups.iter().map(|l| l.registry.as_str()).collect();
+                say(&format!(
+                    "pin: resolving {} on {}…",
+                    summary::plural(lookups.len(), "image"),
+                    summary::plural(registries.len(), "registry")
+                ));
+            }
+        },
     ));
     progress.finish_and_clear();
-    if config.verbose > 0 {
-        eprintln!(
+    if verbose > 0 {
+        say(&format!(
             "pin: {} read",
             summary::plural(discovery.files.len(), "file")
-        );
+        ));
+        if walk.respect_ignore {
+            let ignored = discover::count_ignored(&config.paths, &discovery);
+            if ignored > 0 {
+                say(&format!(
+                    "pin: {} git-ignored (read them with --no-ignore)",
+                    summary::plural(ignored, "file")
+                ));
+            }
+        }
         for (lookup, result) in &outcome.resolutions {
             match result {
-                Ok(digest) => eprintln!("pin: resolved {lookup} to {digest}"),
-                Err(e) => eprintln!("pin: could not resolve {lookup}: {}", e.kind),
+                Ok(digest) => say(&format!("pin: resolved {lookup} to {digest}")),
+                Err(e) => say(&format!("pin: could not resolve {lookup}: {}", e.kind)),
             }
         }
     }
@@ -96,23 +168,28 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     let mut errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
     errors.extend(summary::resolve_errors(&outcome));
     print_stdout(&render(&outcome, &config))?;
-    for warning in &outcome.warnings {
-        eprintln!("warning: {warning}");
+    if !config.quiet {
+        for warning in &outcome.warnings {
+            say(&format!("warning: {warning}"));
+        }
     }
     for error in &errors {
-        eprintln!("error: {error}");
+        say(&format!("error: {error}"));
     }
-    if config.format == Format::Text {
-        eprintln!("{}", summary::summary_line(&outcome, mode));
+    if config.format == Format::Text && !config.quiet {
+        say(&summary::summary_line(&outcome, mode));
     }
     Ok(if !errors.is_empty() {
         if mode == Mode::Write
             && let Some(held) = summary::held_files(&outcome)
         {
-            eprintln!("{held}");
+            say(&held);
         }
         ExitStatus::Error
     } else if outcome.failing > 0 {
+        if mode == Mode::Check && !config.quiet {
+            say(&summary::check_hint(&outcome, options.update));
+        }
         ExitStatus::Found
     } else {
         ExitStatus::Success

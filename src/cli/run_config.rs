@@ -9,6 +9,7 @@ use pin_registry::RegistryConfig;
 use thiserror::Error;
 
 use super::args::{Args, Color, Format};
+use super::root;
 use crate::airlock::RegistryRewrite;
 use crate::config::{ConfigError, Settings};
 use crate::discover::{ExcludeError, Excludes};
@@ -32,12 +33,19 @@ pub enum UsageError {
     /// An `--exclude` glob.
     #[error(transparent)]
     Exclude(#[from] ExcludeError),
+    /// The current folder is gone or unreadable.
+    #[error("cannot read the current folder: {0}")]
+    CurrentDir(std::io::Error),
 }
 
 /// Everything a run needs to know, checked.
 #[derive(Debug)]
 pub struct RunConfig {
-    /// Files and folders to scan.
+    /// The git top level the run stands in (the process moves there before it
+    /// scans, so that every path it shows is relative to it); `None` outside a
+    /// repository.
+    pub root: Option<PathBuf>,
+    /// Files and folders to scan, relative to `root` when they lie inside it.
     pub paths: Vec<PathBuf>,
     /// The settings file that was read, if any.
     pub settings_file: Option<PathBuf>,
@@ -53,6 +61,10 @@ pub struct RunConfig {
     pub color: bool,
     /// `-v` count.
     pub verbose: u8,
+    /// `-q`: only errors on standard error.
+    pub quiet: bool,
+    /// `--no-ignore`: also read git-ignored files.
+    pub no_ignore: bool,
 }
 
 impl RunConfig {
@@ -75,18 +87,34 @@ impl RunConfig {
         if args.format == Format::Patch && matches!(mode, Mode::Check | Mode::List) {
             return Err(UsageError::PatchNeedsChanges);
         }
-        let settings_file = Settings::locate(args.config.as_deref(), &args.paths);
+        let cwd = std::env::current_dir().map_err(UsageError::CurrentDir)?;
+        let top = root::git_top(&cwd);
+        let settings_file = if args.no_config {
+            None
+        } else if let Some(explicit) = &args.config {
+            Some(explicit.clone())
+        } else {
+            root::settings_above(&cwd, top.as_deref())
+                .or_else(|| Settings::locate(None, &args.paths))
+        };
         let mut settings = match &settings_file {
             Some(path) => Settings::load(path)?,
             None => Settings::default(),
         };
         let registry = &mut settings.registry;
+        // The run moves to the top level before it reads anything else: files the
+        // settings name are taken from where the settings file is, now.
+        for file in &mut registry.ca_files {
+            *file = cwd.join(&*file);
+        }
         for mirror in args.mirrors {
             registry.mirrors.retain(|m| m.from != mirror.from);
             registry.mirrors.push(mirror);
         }
         registry.insecure.extend(args.insecure_registries);
-        registry.ca_files.extend(args.ca_files);
+        registry
+            .ca_files
+            .extend(args.ca_files.iter().map(|file| cwd.join(file)));
         if let Some(platform) = args.platform {
             registry.platform = Some(platform);
         }
@@ -113,12 +141,23 @@ impl RunConfig {
         let color = match args.color {
             Color::Always => true,
             Color::Never => false,
+            // no-color.org: only a NO_COLOR that is set and not empty turns colour off.
             Color::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
             }
         };
+        let paths = match &top {
+            Some(top) => args
+                .paths
+                .iter()
+                .map(|path| root::reroot(path, &cwd, top))
+                .collect(),
+            None => args.paths,
+        };
         Ok(RunConfig {
-            paths: args.paths,
+            root: top,
+            paths,
             settings_file,
             options,
             registry: settings.registry,
@@ -126,6 +165,8 @@ impl RunConfig {
             format: args.format,
             color,
             verbose: args.verbose,
+            quiet: args.quiet,
+            no_ignore: args.no_ignore,
         })
     }
 }

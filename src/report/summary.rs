@@ -56,12 +56,29 @@ pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
     format!("pin: {}", parts.join(", "))
 }
 
+/// The last line of a failed `--check`: the command that fixes what it found.
+pub fn check_hint(outcome: &Outcome, update: bool) -> String {
+    let s = Summary::of(outcome);
+    let mut fixes = Vec::new();
+    if s.pin > 0 {
+        fixes.push("`pin --write` pins them");
+    }
+    if s.stale > 0 && update {
+        fixes.push("`pin --write --update` moves stale pins to what their tags point to now");
+    }
+    if s.violation > 0 {
+        fixes
+            .push("policy violations need the reference changed by hand (see pin.toml's [policy])");
+    }
+    format!("pin: to fix: {}", fixes.join("; "))
+}
+
 /// `1 file`, `2 files`.
 pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("{n} {noun}")
-    } else {
-        format!("{n} {noun}s")
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("{n} {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {noun}s"),
     }
 }
 

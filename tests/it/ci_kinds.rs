@@ -269,8 +269,10 @@ fn one_run_pins_one_file_of_each_kind_with_one_token_per_repository() {
 
 /// Rows of `pin --list --format json`: `file site text status-or-reason`.
 fn list_rows(dir: &Path, args: &[&str]) -> (Vec<String>, Value) {
+    // Outside the repository, so that names are relative to `dir` wherever it is.
+    let copy = crate::support::copy_out(dir);
     let output = pin_cmd()
-        .current_dir(dir)
+        .current_dir(copy.path())
         .args(["--list", "--format", "json"])
         .args(args)
         .output()

@@ -7,10 +7,12 @@ use std::path::Path;
 
 use support::pin_cmd;
 
+/// Each run happens in a copy of the file's folder outside the repository, so that the
+/// names in the output do not depend on where the checkout is.
 fn list_json(path: &Path) -> String {
-    let folder = path.parent().unwrap();
+    let folder = support::copy_out(path.parent().unwrap());
     let output = pin_cmd()
-        .current_dir(folder)
+        .current_dir(folder.path())
         .args(["--list", "--format", "json"])
         .arg(path.file_name().unwrap())
         .output()
@@ -25,8 +27,9 @@ fn list_json(path: &Path) -> String {
 fn list_json_in(root: &str, path: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(root);
     let relative = path.strip_prefix(&root).unwrap();
+    let copy = support::copy_out(&root);
     let output = pin_cmd()
-        .current_dir(&root)
+        .current_dir(copy.path())
         .args(["--list", "--format", "json"])
         .arg(relative)
         .output()

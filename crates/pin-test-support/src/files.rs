@@ -18,3 +18,26 @@ pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 pub fn read(dir: &Path, path: &str) -> String {
     fs::read_to_string(dir.join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
+
+/// A copy of the folder `source` (files and folders; links are not followed) in a
+/// temporary folder outside any git repository, so that `pin` run there names files
+/// relative to the copy, wherever the checkout is.
+pub fn copy_out(source: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    copy_into(source, dir.path());
+    dir
+}
+
+fn copy_into(source: &Path, target: &Path) {
+    for entry in fs::read_dir(source).unwrap_or_else(|e| panic!("read {}: {e}", source.display())) {
+        let entry = entry.expect("a folder entry");
+        let to = target.join(entry.file_name());
+        let kind = entry.file_type().expect("a file type");
+        if kind.is_dir() {
+            fs::create_dir(&to).expect("create a folder");
+            copy_into(&entry.path(), &to);
+        } else if kind.is_file() {
+            fs::copy(entry.path(), &to).expect("copy a file");
+        }
+    }
+}
