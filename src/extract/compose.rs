@@ -138,16 +138,16 @@ fn service_references(
     let build = yaml
         .get(service, "build")
         .filter(|&build| yaml.scalar(build).is_none_or(|s| !s.is_null()));
-    if let Some(image) = yaml.get(service, "image").and_then(|id| yaml.scalar(id)) {
-        if let Some(reference) = image_reference(text, image, build.is_some()) {
-            // A build-output use of an anchored image wins over a pull elsewhere:
-            // pinning it would break that service's build.
-            found.add_with(reference, |old, new| {
-                if new.target == Target::Skip(SkipReason::BuildOutput) {
-                    *old = new;
-                }
-            });
-        }
+    if let Some(image) = yaml.get(service, "image").and_then(|id| yaml.scalar(id))
+        && let Some(reference) = image_reference(text, image, build.is_some())
+    {
+        // A build-output use of an anchored image wins over a pull elsewhere:
+        // pinning it would break that service's build.
+        found.add_with(reference, |old, new| {
+            if new.target == Target::Skip(SkipReason::BuildOutput) {
+                *old = new;
+            }
+        });
     }
     let inline = build
         .filter(|&build| yaml.is_mapping(build))
