@@ -1,0 +1,375 @@
+//! The update bot end to end: `scripts/update-pr.sh` (what `examples/github/pin-update.yml`
+//! and the action's `update` mode run) in a temporary git repository with a bare
+//! remote, a real registry where "upstream" republishes a tag, and a stand-in `gh` on
+//! PATH that records how it was called.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{ImageKind, Registry, pin_cmd};
+
+/// The repository's root (the test's current folder is the package root).
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// git with no system or global configuration, so that the test sees what a fresh CI
+/// runner sees.
+fn git_cmd(dir: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE");
+    cmd
+}
+
+fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
+    let output = git_cmd(dir, home)
+        .args([
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.invalid",
+        ])
+        .args(args)
+        .output()
+        .expect("git is installed (scripts/install-deps.sh)");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        text(&output.stderr)
+    );
+    text(&output.stdout).trim().to_string()
+}
+
+/// A stand-in for GitHub's `gh`: it appends each call (one argument a line, after a
+/// `--` line) to `calls`, keeps a copy of every `--body-file`, answers `pr list` with
+/// the number of the open pull request, and `pr create` opens pull request 7.
+const GH: &str = r#"#!/bin/sh
+state="$GH_STATE"
+echo -- >>"$state/calls"
+n=$(ls "$state" | grep -c '^body-' || true)
+prev=""
+for arg in "$@"; do
+  printf '%s\n' "$arg" >>"$state/calls"
+  if [ "$prev" = --body-file ]; then cp "$arg" "$state/body-$n"; fi
+  prev="$arg"
+done
+case "$1 $2" in
+  "pr list") cat "$state/open" 2>/dev/null || true ;;
+  "pr create") echo 7 >"$state/open"; echo "https://github.example/o/r/pull/7" ;;
+  "pr edit") echo "https://github.example/o/r/pull/7" ;;
+  *) echo "gh stand-in: unexpected call: $*" >&2; exit 1 ;;
+esac
+"#;
+
+struct Bot {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    remote: PathBuf,
+    work: PathBuf,
+    state: PathBuf,
+    bin: PathBuf,
+}
+
+impl Bot {
+    /// A repository with `files` committed on `main` and pushed to a bare remote.
+    fn new(files: &[(&str, String)]) -> Bot {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        let remote = tmp.path().join("remote.git");
+        let work = tmp.path().join("work");
+        let state = tmp.path().join("gh");
+        let bin = tmp.path().join("bin");
+        for dir in [&home, &work, &state, &bin] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        let gh = bin.join("gh");
+        fs::write(&gh, GH).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&gh, fs::Permissions::from_mode(0o755)).unwrap();
+
+        git(
+            tmp.path(),
+            &home,
+            &["init", "-q", "--bare", "-b", "main", "remote.git"],
+        );
+        git(&work, &home, &["init", "-q", "-b", "main"]);
+        for (path, content) in files {
+            let path = work.join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, content).unwrap();
+        }
+        git(&work, &home, &["add", "-A"]);
+        git(&work, &home, &["commit", "-q", "-m", "Images"]);
+        git(
+            &work,
+            &home,
+            &["remote", "add", "origin", remote.to_str().unwrap()],
+        );
+        git(&work, &home, &["push", "-q", "origin", "main"]);
+        Bot {
+            _tmp: tmp,
+            home,
+            remote,
+            work,
+            state,
+            bin,
+        }
+    }
+
+    /// Runs the script as the workflow does, at the top of the checkout.
+    fn run(&self, registry: &Registry) -> Output {
+        let path = format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let output = Command::new(root().join("scripts/update-pr.sh"))
+            .current_dir(&self.work)
+            .env("PATH", path)
+            .env("HOME", &self.home)
+            .env("DOCKER_CONFIG", self.home.join(".docker"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GH_STATE", &self.state)
+            .env("PIN", env!("CARGO_BIN_EXE_pin"))
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_OUTPUT")
+            .args(["--mirror", &format!("docker.io={}", registry.host())])
+            .args(["--insecure-registry", registry.host()])
+            .output()
+            .expect("run scripts/update-pr.sh");
+        assert!(
+            output.status.success(),
+            "update-pr.sh failed:\n{}\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        output
+    }
+
+    /// The calls of `gh` so far, each as its arguments.
+    fn gh_calls(&self) -> Vec<Vec<String>> {
+        let calls = fs::read_to_string(self.state.join("calls")).unwrap_or_default();
+        calls
+            .split("--\n")
+            .filter(|c| !c.is_empty())
+            .map(|c| c.lines().map(str::to_string).collect())
+            .collect()
+    }
+
+    fn body(&self, n: usize) -> String {
+        fs::read_to_string(self.state.join(format!("body-{n}"))).unwrap()
+    }
+
+    /// The remote branch's commit, if it exists.
+    fn remote_branch(&self) -> Option<String> {
+        let output = git_cmd(&self.remote, &self.home)
+            .args([
+                "rev-parse",
+                "--verify",
+                "-q",
+                "refs/heads/pin/update-digests",
+            ])
+            .output()
+            .unwrap();
+        output
+            .status
+            .success()
+            .then(|| text(&output.stdout).trim().to_string())
+    }
+
+    fn remote_file(&self, path: &str) -> String {
+        git(
+            &self.remote,
+            &self.home,
+            &["show", &format!("refs/heads/pin/update-digests:{path}")],
+        )
+    }
+
+    /// The patch pin prints for this checkout now: its table is what the pull request
+    /// must say.
+    fn patch_table(&self, registry: &Registry) -> String {
+        let output = pin_cmd()
+            .current_dir(&self.work)
+            .args(["--update", "--format", "patch"])
+            .args(["--mirror", &format!("docker.io={}", registry.host())])
+            .args(["--insecure-registry", registry.host()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let patch = text(&output.stdout);
+        let body = patch
+            .split_once("\n\n")
+            .expect("headers end with a blank line")
+            .1;
+        body.split_once("\n---\n")
+            .expect("the body ends at ---")
+            .0
+            .trim()
+            .to_string()
+    }
+}
+
+fn calls_named<'a>(calls: &'a [Vec<String>], verb: &str) -> Vec<&'a Vec<String>> {
+    calls
+        .iter()
+        .filter(|c| c.len() > 1 && c[0] == "pr" && c[1] == verb)
+        .collect()
+}
+
+#[test]
+fn bot_opens_one_pull_request_does_nothing_when_nothing_moved_and_updates_it_when_a_tag_moves() {
+    let registry = Registry::start();
+    let python_v0 = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    let redis = registry.push_image("library/redis", "7", ImageKind::Oci);
+    let bot = Bot::new(&[
+        (
+            "Dockerfile",
+            format!("FROM python:3.12@{}\nRUN true\n", python_v0.digest),
+        ),
+        (
+            "deploy/compose.yaml",
+            format!("services:\n  cache:\n    image: redis:7@{}\n", redis.digest),
+        ),
+    ]);
+    let main_before = git(&bot.work, &bot.home, &["rev-parse", "main"]);
+
+    // Upstream republishes python:3.12.
+    let python_v1 = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    let table = bot.patch_table(&registry);
+    assert!(table.contains("| Image | Tag | Old digest | New digest | Files |"));
+    let first = bot.run(&registry);
+
+    let pushed = bot
+        .remote_branch()
+        .expect("the branch pin/update-digests is pushed");
+    assert_eq!(
+        bot.remote_file("Dockerfile"),
+        format!("FROM python:3.12@{}\nRUN true", python_v1.digest),
+        "{}",
+        text(&first.stderr)
+    );
+    assert_eq!(
+        bot.remote_file("deploy/compose.yaml"),
+        format!("services:\n  cache:\n    image: redis:7@{}", redis.digest)
+    );
+    assert_eq!(
+        git(
+            &bot.remote,
+            &bot.home,
+            &["rev-parse", "refs/heads/pin/update-digests^"]
+        ),
+        main_before,
+        "the branch is one commit on top of main"
+    );
+    assert_eq!(
+        git(
+            &bot.remote,
+            &bot.home,
+            &["log", "-1", "--format=%s", "refs/heads/pin/update-digests"]
+        ),
+        "Update digests of 1 container image"
+    );
+    let calls = bot.gh_calls();
+    let created = calls_named(&calls, "create");
+    assert_eq!(created.len(), 1, "one pull request is opened: {calls:?}");
+    let create = created[0];
+    for expected in [
+        "--base",
+        "main",
+        "--head",
+        "pin/update-digests",
+        "--title",
+        "Update digests of 1 container image",
+    ] {
+        assert!(create.contains(&expected.to_string()), "{create:?}");
+    }
+    assert_eq!(
+        bot.body(0).trim(),
+        table,
+        "the description is the patch's table"
+    );
+    // The checkout is back on main, as it was.
+    assert_eq!(
+        git(&bot.work, &bot.home, &["rev-parse", "HEAD"]),
+        main_before
+    );
+    assert_eq!(git(&bot.work, &bot.home, &["status", "--porcelain"]), "");
+
+    // Nothing moved since: no push, no new or edited pull request.
+    let second = bot.run(&registry);
+    assert_eq!(bot.remote_branch().as_deref(), Some(pushed.as_str()));
+    let calls = bot.gh_calls();
+    assert_eq!(calls_named(&calls, "create").len(), 1, "{calls:?}");
+    assert_eq!(calls_named(&calls, "edit").len(), 0, "{calls:?}");
+    assert!(
+        text(&second.stdout).contains("already proposes this change"),
+        "{}",
+        text(&second.stdout)
+    );
+
+    // Upstream moves the tag again: the same pull request is updated.
+    let python_v2 = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    let table = bot.patch_table(&registry);
+    bot.run(&registry);
+    let repushed = bot.remote_branch().unwrap();
+    assert_ne!(repushed, pushed, "the branch is pushed again");
+    assert_eq!(
+        bot.remote_file("Dockerfile"),
+        format!("FROM python:3.12@{}\nRUN true", python_v2.digest)
+    );
+    let calls = bot.gh_calls();
+    assert_eq!(
+        calls_named(&calls, "create").len(),
+        1,
+        "still one pull request"
+    );
+    let edited = calls_named(&calls, "edit");
+    assert_eq!(edited.len(), 1, "{calls:?}");
+    assert_eq!(
+        edited[0][2], "7",
+        "the open pull request is edited: {calls:?}"
+    );
+    assert_eq!(bot.body(1).trim(), table);
+    let short_v2 = &python_v2.digest["sha256:".len().."sha256:".len() + 12];
+    assert!(table.contains(short_v2), "{table}");
+
+    // The pull request is merged: nothing moved, nothing is done, gh is not even asked.
+    git(&bot.work, &bot.home, &["fetch", "-q", "origin"]);
+    git(
+        &bot.work,
+        &bot.home,
+        &["merge", "-q", "--ff-only", "origin/pin/update-digests"],
+    );
+    git(&bot.work, &bot.home, &["push", "-q", "origin", "main"]);
+    let calls_before = bot.gh_calls().len();
+    let last = bot.run(&registry);
+    assert!(text(&last.stdout).contains("nothing to do"));
+    assert_eq!(bot.gh_calls().len(), calls_before);
+    assert_eq!(bot.remote_branch().as_deref(), Some(repushed.as_str()));
+}
+
+#[test]
+fn the_example_workflow_and_the_action_run_the_same_script() {
+    for file in ["examples/github/pin-update.yml", "action.yml"] {
+        let text = fs::read_to_string(root().join(file)).unwrap();
+        assert!(
+            text.contains("scripts/update-pr.sh"),
+            "{file} must run scripts/update-pr.sh"
+        );
+        assert!(
+            !text.contains("git commit"),
+            "{file} must leave committing to the script"
+        );
+    }
+}
