@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck disable=SC2016 # the Python program is in single quotes on purpose
 cargo metadata --locked --format-version 1 | python3 -c '
 import json, os, re, sys
 
