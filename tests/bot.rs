@@ -373,3 +373,173 @@ fn the_example_workflow_and_the_action_run_the_same_script() {
         );
     }
 }
+
+/// A copy of this checkout (tracked and new files, as `git ls-files` lists them) as a
+/// one-commit repository: what pre-commit clones as the hook repository. Returns the
+/// commit.
+fn snapshot_of_this_checkout(into: &Path, home: &Path) -> String {
+    let listed = Command::new("git")
+        .current_dir(root())
+        .args(["ls-files", "-z", "-co", "--exclude-standard"])
+        .output()
+        .expect("git ls-files");
+    assert!(listed.status.success());
+    for name in listed.stdout.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let name = std::str::from_utf8(name).unwrap();
+        let from = root().join(name);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = into.join(name);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&from, &to).unwrap();
+    }
+    git(into, home, &["init", "-q", "-b", "main"]);
+    git(into, home, &["add", "-A"]);
+    git(into, home, &["commit", "-q", "-m", "pin"]);
+    git(into, home, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn pre_commit_hooks_block_an_unpinned_image_and_pass_a_pinned_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let hooks = tmp.path().join("pin-hooks");
+    let project = tmp.path().join("project");
+    let bin = tmp.path().join("bin");
+    for dir in [&home, &hooks, &project, &bin] {
+        fs::create_dir_all(dir).unwrap();
+    }
+    let rev = snapshot_of_this_checkout(&hooks, &home);
+    // The system hook finds pin on PATH.
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pin"), bin.join("pin")).unwrap();
+
+    fs::write(
+        project.join(".pre-commit-config.yaml"),
+        format!(
+            "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: pin-check\n      - id: pin-check-system\n",
+            hooks.display()
+        ),
+    )
+    .unwrap();
+    git(&project, &home, &["init", "-q", "-b", "main"]);
+    git(&project, &home, &["add", ".pre-commit-config.yaml"]);
+    git(
+        &project,
+        &home,
+        &["commit", "-q", "--no-verify", "-m", "pre-commit"],
+    );
+
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // pre-commit's own environment: its cache in the temporary folder; cargo's
+    // registry cache as the machine has it (the build is offline). The build hook's
+    // binary goes to a target folder kept between test runs, with the release profile
+    // made cheap: the test is about the hook's wiring (a locked build, once), not the
+    // optimiser.
+    let pre_commit = |args: &[&str]| {
+        let mut cmd = git_cmd(&project, &home);
+        cmd.env("PATH", &path)
+            .env("PRE_COMMIT_HOME", tmp.path().join("pre-commit-cache"))
+            .env(
+                "CARGO_HOME",
+                std::env::var_os("CARGO_HOME").unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap())
+                        .join(".cargo")
+                        .into()
+                }),
+            )
+            .env("RUSTUP_HOME", rustup_home())
+            .env("CARGO_TARGET_DIR", root().join("target/pre-commit-hook"))
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
+            .env("NO_COLOR", "1")
+            .args(args);
+        cmd.output().expect("run git")
+    };
+    let installed = Command::new("python3")
+        .current_dir(&project)
+        .env("HOME", &home)
+        .env("PRE_COMMIT_HOME", tmp.path().join("pre-commit-cache"))
+        .args(["-m", "pre_commit", "install"])
+        .output()
+        .expect("python3 is installed (scripts/install-deps.sh)");
+    assert!(
+        installed.status.success(),
+        "pre-commit is installed (scripts/install-deps.sh installs it from PyPI): {}",
+        text(&installed.stderr)
+    );
+
+    // An unpinned image: both hooks fail the commit, and nothing is committed.
+    fs::write(project.join("Dockerfile"), "FROM python:3.12\n").unwrap();
+    git(&project, &home, &["add", "Dockerfile"]);
+    let started = std::time::Instant::now();
+    let refused = pre_commit(&[
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "unpinned",
+    ]);
+    let first = started.elapsed();
+    let said = format!("{}{}", text(&refused.stdout), text(&refused.stderr));
+    assert!(
+        !refused.status.success(),
+        "the commit must be refused:\n{said}"
+    );
+    assert!(
+        said.contains("pin --check (pin built from Cargo.lock)")
+            && said.contains("pin --check (pin on PATH)"),
+        "{said}"
+    );
+    assert_eq!(
+        said.matches("Failed").count(),
+        2,
+        "both hooks fail:\n{said}"
+    );
+    assert!(said.contains("python:3.12"), "{said}");
+    assert_eq!(git(&project, &home, &["rev-list", "--count", "HEAD"]), "1");
+
+    // Pinned: both hooks pass, the commit is made, and pin is not built again.
+    fs::write(
+        project.join("Dockerfile"),
+        format!("FROM python:3.12@sha256:{}\n", "ab".repeat(32)),
+    )
+    .unwrap();
+    git(&project, &home, &["add", "Dockerfile"]);
+    let started = std::time::Instant::now();
+    let accepted = pre_commit(&[
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "pinned",
+    ]);
+    let second = started.elapsed();
+    let said = format!("{}{}", text(&accepted.stdout), text(&accepted.stderr));
+    assert!(accepted.status.success(), "{said}");
+    assert_eq!(said.matches("Passed").count(), 2, "{said}");
+    assert!(!said.contains("building pin"), "built once only:\n{said}");
+    assert_eq!(git(&project, &home, &["rev-list", "--count", "HEAD"]), "2");
+    eprintln!("pre-commit: first commit (with the build) {first:?}, second {second:?}");
+}
+
+/// rustup's home as the machine has it, so that cargo finds its toolchain under a
+/// changed HOME.
+fn rustup_home() -> std::ffi::OsString {
+    std::env::var_os("RUSTUP_HOME").unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".rustup")
+            .into()
+    })
+}
