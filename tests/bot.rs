@@ -72,6 +72,38 @@ case "$1 $2" in
 esac
 "#;
 
+/// What runs the bot's shell: the script itself, the action's `update` step
+/// (`action.yml`), or the example workflow's step (`examples/github/pin-update.yml`),
+/// each with the environment GitHub gives it.
+#[derive(Debug, Clone, Copy)]
+enum Driver {
+    Script,
+    Action,
+    ExampleWorkflow,
+}
+
+/// The `run:` text of the step of `file` whose `key` is `value`, read with PyYAML
+/// (which pre-commit brings along).
+fn step_script(file: &str, key: &str, value: &str) -> String {
+    let program = r#"
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+steps = doc["runs"]["steps"] if "runs" in doc else [s for j in doc["jobs"].values() for s in j["steps"]]
+found = [s["run"] for s in steps if s.get(sys.argv[2]) == sys.argv[3]]
+if len(found) != 1:
+    sys.exit("expected one step with %s=%s, found %d" % (sys.argv[2], sys.argv[3], len(found)))
+sys.stdout.write(found[0])
+"#;
+    let output = Command::new("python3")
+        .args(["-c", program])
+        .arg(root().join(file))
+        .args([key, value])
+        .output()
+        .expect("python3 is installed (scripts/install-deps.sh)");
+    assert!(output.status.success(), "{file}: {}", text(&output.stderr));
+    text(&output.stdout)
+}
+
 struct Bot {
     _tmp: tempfile::TempDir,
     home: PathBuf,
@@ -83,11 +115,15 @@ struct Bot {
 
 impl Bot {
     /// A repository with `files` committed on `main` and pushed to a bare remote.
-    fn new(files: &[(&str, String)]) -> Bot {
+    /// A repository with `files` and a pin.toml that resolves Docker Hub through
+    /// `registry`, committed on `main` and pushed to a bare remote.
+    fn new(registry: &Registry, files: &[(&str, String)]) -> Bot {
         let tmp = tempfile::tempdir().unwrap();
         let home = tmp.path().join("home");
         let remote = tmp.path().join("remote.git");
-        let work = tmp.path().join("work");
+        // As the example workflow checks out: the repository in repo/, pin in pin-src/.
+        let work = tmp.path().join("repo");
+        std::os::unix::fs::symlink(root(), tmp.path().join("pin-src")).unwrap();
         let state = tmp.path().join("gh");
         let bin = tmp.path().join("bin");
         for dir in [&home, &work, &state, &bin] {
@@ -97,6 +133,16 @@ impl Bot {
         fs::write(&gh, GH).unwrap();
         use std::os::unix::fs::PermissionsExt as _;
         fs::set_permissions(&gh, fs::Permissions::from_mode(0o755)).unwrap();
+        // pin on PATH, as the action and the example workflow install it.
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pin"), bin.join("pin")).unwrap();
+        let settings = format!(
+            "insecure-registries = [\"{host}\"]\n[mirrors]\n\"docker.io\" = \"{host}\"\n",
+            host = registry.host()
+        );
+        let files = files
+            .iter()
+            .cloned()
+            .chain(std::iter::once(("pin.toml", settings)));
 
         git(
             tmp.path(),
@@ -127,34 +173,64 @@ impl Bot {
         }
     }
 
-    /// Runs the script as the workflow does, at the top of the checkout.
-    fn run(&self, registry: &Registry) -> Output {
+    /// Runs the bot at the top of the checkout, as `driver` does on GitHub.
+    fn run(&self, driver: Driver) -> Output {
         let path = format!(
             "{}:{}",
             self.bin.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let output = Command::new(root().join("scripts/update-pr.sh"))
+        let outputs = self.state.join("github-output");
+        let _ = fs::remove_file(&outputs);
+        let mut cmd = match driver {
+            Driver::Script => Command::new(root().join("scripts/update-pr.sh")),
+            Driver::Action => {
+                let mut cmd = Command::new("bash");
+                // GitHub runs a step's `shell: bash` as `bash --noprofile --norc -eo pipefail`.
+                cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+                    .arg(step_script("action.yml", "id", "update"))
+                    .env("GITHUB_ACTION_PATH", root())
+                    .env("PIN_PATHS", ".")
+                    .env("PIN_CONFIG", "")
+                    .env("PIN_OPEN_PR", "true");
+                cmd
+            }
+            Driver::ExampleWorkflow => {
+                let mut cmd = Command::new("bash");
+                cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+                    .arg(step_script(
+                        "examples/github/pin-update.yml",
+                        "name",
+                        "Open or update the pull request",
+                    ));
+                cmd
+            }
+        };
+        let output = cmd
             .current_dir(&self.work)
             .env("PATH", path)
             .env("HOME", &self.home)
             .env("DOCKER_CONFIG", self.home.join(".docker"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GH_STATE", &self.state)
-            .env("PIN", env!("CARGO_BIN_EXE_pin"))
+            .env("GH_TOKEN", "a-token-for-gh")
+            .env("GITHUB_OUTPUT", &outputs)
             .env("NO_COLOR", "1")
-            .env_remove("GITHUB_OUTPUT")
-            .args(["--mirror", &format!("docker.io={}", registry.host())])
-            .args(["--insecure-registry", registry.host()])
+            .env_remove("PIN")
             .output()
-            .expect("run scripts/update-pr.sh");
+            .expect("run the bot");
         assert!(
             output.status.success(),
-            "update-pr.sh failed:\n{}\n{}",
+            "the bot ({driver:?}) failed:\n{}\n{}",
             text(&output.stdout),
             text(&output.stderr)
         );
         output
+    }
+
+    /// What the last run wrote to `$GITHUB_OUTPUT`.
+    fn github_output(&self) -> String {
+        fs::read_to_string(self.state.join("github-output")).unwrap_or_default()
     }
 
     /// The calls of `gh` so far, each as its arguments.
@@ -198,12 +274,10 @@ impl Bot {
 
     /// The patch pin prints for this checkout now: its table is what the pull request
     /// must say.
-    fn patch_table(&self, registry: &Registry) -> String {
+    fn patch_table(&self) -> String {
         let output = pin_cmd()
             .current_dir(&self.work)
             .args(["--update", "--format", "patch"])
-            .args(["--mirror", &format!("docker.io={}", registry.host())])
-            .args(["--insecure-registry", registry.host()])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", text(&output.stderr));
@@ -232,23 +306,27 @@ fn bot_opens_one_pull_request_does_nothing_when_nothing_moved_and_updates_it_whe
     let registry = Registry::start();
     let python_v0 = registry.push_image("library/python", "3.12", ImageKind::Oci);
     let redis = registry.push_image("library/redis", "7", ImageKind::Oci);
-    let bot = Bot::new(&[
-        (
-            "Dockerfile",
-            format!("FROM python:3.12@{}\nRUN true\n", python_v0.digest),
-        ),
-        (
-            "deploy/compose.yaml",
-            format!("services:\n  cache:\n    image: redis:7@{}\n", redis.digest),
-        ),
-    ]);
+    let bot = Bot::new(
+        &registry,
+        &[
+            (
+                "Dockerfile",
+                format!("FROM python:3.12@{}\nRUN true\n", python_v0.digest),
+            ),
+            (
+                "deploy/compose.yaml",
+                format!("services:\n  cache:\n    image: redis:7@{}\n", redis.digest),
+            ),
+        ],
+    );
     let main_before = git(&bot.work, &bot.home, &["rev-parse", "main"]);
 
     // Upstream republishes python:3.12.
     let python_v1 = registry.push_image("library/python", "3.12", ImageKind::Oci);
-    let table = bot.patch_table(&registry);
+    let table = bot.patch_table();
     assert!(table.contains("| Image | Tag | Old digest | New digest | Files |"));
-    let first = bot.run(&registry);
+    let first = bot.run(Driver::Action);
+    assert!(bot.github_output().contains("changed=true"));
 
     let pushed = bot
         .remote_branch()
@@ -307,7 +385,7 @@ fn bot_opens_one_pull_request_does_nothing_when_nothing_moved_and_updates_it_whe
     assert_eq!(git(&bot.work, &bot.home, &["status", "--porcelain"]), "");
 
     // Nothing moved since: no push, no new or edited pull request.
-    let second = bot.run(&registry);
+    let second = bot.run(Driver::ExampleWorkflow);
     assert_eq!(bot.remote_branch().as_deref(), Some(pushed.as_str()));
     let calls = bot.gh_calls();
     assert_eq!(calls_named(&calls, "create").len(), 1, "{calls:?}");
@@ -320,8 +398,8 @@ fn bot_opens_one_pull_request_does_nothing_when_nothing_moved_and_updates_it_whe
 
     // Upstream moves the tag again: the same pull request is updated.
     let python_v2 = registry.push_image("library/python", "3.12", ImageKind::Oci);
-    let table = bot.patch_table(&registry);
-    bot.run(&registry);
+    let table = bot.patch_table();
+    bot.run(Driver::Script);
     let repushed = bot.remote_branch().unwrap();
     assert_ne!(repushed, pushed, "the branch is pushed again");
     assert_eq!(
@@ -353,8 +431,9 @@ fn bot_opens_one_pull_request_does_nothing_when_nothing_moved_and_updates_it_whe
     );
     git(&bot.work, &bot.home, &["push", "-q", "origin", "main"]);
     let calls_before = bot.gh_calls().len();
-    let last = bot.run(&registry);
+    let last = bot.run(Driver::Action);
     assert!(text(&last.stdout).contains("nothing to do"));
+    assert!(bot.github_output().contains("changed=false"));
     assert_eq!(bot.gh_calls().len(), calls_before);
     assert_eq!(bot.remote_branch().as_deref(), Some(repushed.as_str()));
 }
