@@ -2,7 +2,7 @@
 # Check Cargo.toml's rust-version against what the code and the locked dependency tree
 # need, with whatever toolchain is installed (no second toolchain is downloaded).
 #
-#   scripts/msrv.sh
+#   scripts/msrv.sh [--no-clippy] [--manifest-path Cargo.toml]
 #
 # 1. Every package of Cargo.lock: its declared rust-version, or, when it declares none,
 #    the release that introduced its edition (2018: 1.31, 2021: 1.56, 2024: 1.85), or
@@ -14,8 +14,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+clippy=yes
+manifest=Cargo.toml
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-clippy) clippy=no ;;
+    --manifest-path) manifest=$2; shift ;;
+    *) echo "usage: scripts/msrv.sh [--no-clippy] [--manifest-path Cargo.toml]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
 # shellcheck disable=SC2016 # the Python program is in single quotes on purpose
-cargo metadata --locked --format-version 1 | python3 -c '
+cargo metadata --locked --format-version 1 --manifest-path "$manifest" | python3 -c '
 import json, os, re, sys
 
 EDITION = {"2015": (1, 0), "2018": (1, 31), "2021": (1, 56), "2024": (1, 85)}
@@ -73,6 +84,7 @@ if top < declared:
     print("msrv: note: rust-version could be lowered to %s as far as this check sees" % fmt(top))
 '
 
+[ "$clippy" = yes ] || exit 0
 # std APIs: clippy compares every std item used with rust-version.
-cargo clippy --locked --all-targets --quiet -- -D clippy::incompatible_msrv
+cargo clippy --locked --all-targets --quiet --manifest-path "$manifest" -- -D clippy::incompatible_msrv
 echo "msrv: clippy::incompatible_msrv: no std API newer than rust-version"

@@ -214,3 +214,56 @@ fn the_rust_image_is_the_minimum_supported_rust() {
         "release.yml builds with Rust {msrv}"
     );
 }
+
+fn msrv_script(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(root().join("scripts/msrv.sh"))
+        .args(args)
+        .output()
+        .expect("run scripts/msrv.sh")
+}
+
+#[test]
+fn rust_version_covers_the_code_and_every_locked_dependency() {
+    // The clippy half (incompatible_msrv) runs in .ci/run's clippy -D warnings.
+    let output = msrv_script(&["--no-clippy"]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_msrv_check_fails_when_let_chains_meet_an_older_rust_version() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"chained\"\nversion = \"0.1.0\"\nedition = \"2024\"\nrust-version = \"1.85\"\n",
+    )
+    .unwrap();
+    fs::create_dir(dir.path().join("src")).unwrap();
+    fs::write(
+        dir.path().join("src/lib.rs"),
+        "pub fn f(a: Option<u8>, b: Option<u8>) -> bool {\n    if let Some(x) = a && let Some(y) = b { x == y } else { false }\n}\n",
+    )
+    .unwrap();
+    let lock = std::process::Command::new("cargo")
+        .args(["generate-lockfile", "--offline", "--manifest-path"])
+        .arg(dir.path().join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    let manifest = dir.path().join("Cargo.toml");
+    let output = msrv_script(&["--no-clippy", "--manifest-path", manifest.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("chained 0.1.0 needs Rust 1.88 (let-chains), above rust-version 1.85"),
+        "{stderr}"
+    );
+}
