@@ -5,7 +5,10 @@
 #   scripts/install-release.sh REPOSITORY VERSION DIR     e.g. owner/pin v0.1.0 ~/.local/pin
 #
 # The action (action.yml) calls it on a cache miss. Needs curl, tar and sha256sum (or
-# shasum on macOS); GH_TOKEN lets gh verify the attestation.
+# shasum on macOS); GH_TOKEN lets gh verify the attestation. PIN_RELEASES_URL replaces
+# https://github.com/REPOSITORY/releases/download, for a mirror of the releases; plain
+# HTTP is then allowed too. Against a mirror, SHA256SUMS comes from the mirror as well:
+# the checksum then catches corruption, and only the attestation catches tampering.
 set -euo pipefail
 
 repository=$1
@@ -24,13 +27,15 @@ case "$(uname -s)/$(uname -m)" in
 esac
 
 archive="pin-$target.tar.gz"
-base="https://github.com/$repository/releases/download/$version"
+base="${PIN_RELEASES_URL:-https://github.com/$repository/releases/download}/$version"
+proto='=https'
+if [ -n "${PIN_RELEASES_URL:-}" ]; then proto='=https,http'; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-curl --fail --silent --show-error --location --proto '=https' --retry 3 \
+curl --fail --silent --show-error --location --proto "$proto" --retry 3 \
   --output "$work/$archive" "$base/$archive"
-curl --fail --silent --show-error --location --proto '=https' --retry 3 \
+curl --fail --silent --show-error --location --proto "$proto" --retry 3 \
   --output "$work/SHA256SUMS" "$base/SHA256SUMS"
 
 # The archive's line of SHA256SUMS, and nothing else, must match.

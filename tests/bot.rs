@@ -622,3 +622,158 @@ fn rustup_home() -> std::ffi::OsString {
             .into()
     })
 }
+
+/// A folder served over HTTP on 127.0.0.1 (Python's http.server), stopped on drop.
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Served {
+    fn start(dir: &Path) -> Served {
+        let port = support::registry::free_port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(port.to_string())
+            .arg("--directory")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 is installed (scripts/install-deps.sh)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "http.server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Served {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn the_action_installs_a_release_only_when_its_sha256_matches_sha256sums() {
+    let tmp = tempfile::tempdir().unwrap();
+    let releases = tmp.path().join("releases");
+    let version = releases.join("v0.1.0");
+    let staging = tmp.path().join("staging");
+    fs::create_dir_all(&version).unwrap();
+    fs::create_dir_all(&staging).unwrap();
+    let target = match std::env::consts::ARCH {
+        "aarch64" => "aarch64-unknown-linux-musl",
+        _ => "x86_64-unknown-linux-musl",
+    };
+    let archive = format!("pin-{target}.tar.gz");
+    fs::copy(env!("CARGO_BIN_EXE_pin"), staging.join("pin")).unwrap();
+    let packed = Command::new("tar")
+        .arg("-czf")
+        .arg(version.join(&archive))
+        .arg("-C")
+        .arg(&staging)
+        .arg("pin")
+        .status()
+        .unwrap();
+    assert!(packed.success());
+    let digest = sha256_hex(&fs::read(version.join(&archive)).unwrap());
+    let served = Served::start(&releases);
+
+    let install = |sums: &str, into: &Path| {
+        fs::write(version.join("SHA256SUMS"), sums).unwrap();
+        Command::new(root().join("scripts/install-release.sh"))
+            .args(["owner/pin", "v0.1.0"])
+            .arg(into)
+            .env("PIN_RELEASES_URL", &served.url)
+            .env_remove("GH_TOKEN")
+            .output()
+            .unwrap()
+    };
+
+    // The right checksum (among others'): installed, and it runs.
+    let good = tmp.path().join("good");
+    let output = install(
+        &format!("{} pin-other.tar.gz\n{digest}  {archive}\n", "0".repeat(64)),
+        &good,
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains(&format!("pin {}", env!("CARGO_PKG_VERSION"))));
+    assert!(good.join("pin").is_file());
+
+    // A wrong checksum: refused, nothing installed.
+    let tampered = tmp.path().join("tampered");
+    let output = install(&format!("{}  {archive}\n", "1".repeat(64)), &tampered);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("SHA256SUMS says"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!tampered.join("pin").exists());
+
+    // Not listed at all: refused as well.
+    let unlisted = tmp.path().join("unlisted");
+    let output = install(&format!("{digest}  pin-other.tar.gz\n"), &unlisted);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("is not listed"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!unlisted.join("pin").exists());
+}
+
+#[test]
+fn the_actions_check_step_fails_on_an_unpinned_image_and_passes_a_pinned_one() {
+    let script = step_script("action.yml", "name", "pin --check");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pin"), bin.join("pin")).unwrap();
+    let run = |dockerfile: &str| {
+        fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+        Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+            .current_dir(dir.path())
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("PIN_PATHS", "Dockerfile")
+            .env("PIN_CONFIG", "")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let unpinned = run("FROM python:3.12\n");
+    assert_eq!(
+        unpinned.status.code(),
+        Some(1),
+        "{}",
+        text(&unpinned.stderr)
+    );
+    let pinned = run(&format!("FROM python:3.12@sha256:{}\n", "ab".repeat(32)));
+    assert_eq!(pinned.status.code(), Some(0), "{}", text(&pinned.stderr));
+}
