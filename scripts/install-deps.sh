@@ -9,6 +9,21 @@ missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+# Python tools the tests run: jsonschema (with rfc3987 for URI formats) validates
+# SARIF logs against the official schema (tests/sarif.rs); pre-commit runs pin's
+# hooks in a throwaway repository (tests/bot.rs). They come from PyPI, with pip.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+{ command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; } || missing+=(python3-pip)
+python_tools() {
+  local wanted=()
+  python3 -c 'import jsonschema, rfc3987' >/dev/null 2>&1 || wanted+=(jsonschema rfc3987)
+  python3 -c 'import pre_commit' >/dev/null 2>&1 || wanted+=(pre-commit)
+  [ ${#wanted[@]} -eq 0 ] && return 0
+  echo "installing ${wanted[*]} from PyPI ..." >&2
+  python3 -m pip install --quiet "${wanted[@]}" \
+    || python3 -m pip install --quiet --break-system-packages "${wanted[@]}"
+}
+[ ${#missing[@]} -eq 0 ] && { python_tools; exit 0; }
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
@@ -33,3 +48,4 @@ $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Belt and braces: should a service have started anyway, stop it.
 $sudo systemctl stop docker-registry >/dev/null 2>&1 || true
+python_tools

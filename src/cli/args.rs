@@ -139,6 +139,9 @@ pub enum Format {
     Json,
     /// A `git am`-ready email patch.
     Patch,
+    /// SARIF 2.1.0, for code scanning: one result per unpinned, stale or violating
+    /// reference.
+    Sarif,
 }
 
 /// `--color`.

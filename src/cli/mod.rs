@@ -205,6 +205,7 @@ fn render(outcome: &Outcome, config: &RunConfig) -> String {
         (Format::Text, Mode::DryRun) => report::diff::render(outcome, config.color),
         (Format::Text, Mode::Write) => String::new(),
         (Format::Patch, _) => report::patch::render(outcome, report::patch::patch_date()),
+        (Format::Sarif, _) => report::sarif::render(outcome),
     }
 }
 

@@ -101,9 +101,9 @@ fn steps_references(text: &str, yaml: &Yaml, steps: NodeId, found: &mut Found) {
 }
 
 fn add(text: &str, yaml: &Yaml, node: NodeId, prefix: &str, site: Site, found: &mut Found) {
-    if let Some(scalar) = yaml.scalar(node) {
-        if let Some(reference) = yaml::scalar_reference(text, scalar, prefix, site) {
-            found.add(reference);
-        }
+    if let Some(scalar) = yaml.scalar(node)
+        && let Some(reference) = yaml::scalar_reference(text, scalar, prefix, site)
+    {
+        found.add(reference);
     }
 }

@@ -419,10 +419,10 @@ impl ContentMap {
 /// Other styles (folded, multi-line or escaped quoted) change the text in ways that
 /// have no byte-for-byte map; they give `None`.
 pub(crate) fn content_map(text: &str, scalar: &Scalar) -> Option<ContentMap> {
-    if let Some(span) = scalar.text {
-        if span.end - span.start == scalar.value.len() {
-            return Some(ContentMap(vec![(0, span.start, scalar.value.len())]));
-        }
+    if let Some(span) = scalar.text
+        && span.end - span.start == scalar.value.len()
+    {
+        return Some(ContentMap(vec![(0, span.start, scalar.value.len())]));
     }
     if scalar.style != ScalarStyle::Literal {
         return None;

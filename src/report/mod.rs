@@ -3,6 +3,7 @@
 pub mod diff;
 pub mod json;
 pub mod patch;
+pub mod sarif;
 pub mod summary;
 pub mod table;
 

@@ -13,11 +13,13 @@ mod support {
     }
 }
 
+mod bot;
 mod byte_preservation;
 mod ci_kinds;
 mod cli;
 mod credentials;
 mod dockerfile_rules;
+mod dogfood;
 mod faults;
 mod hostile_files;
 mod hostile_registry;
@@ -25,6 +27,7 @@ mod mixed;
 mod policy;
 mod properties;
 mod resolve;
+mod sarif;
 mod snapshots;
 mod update;
 mod yaml_rules;
