@@ -246,11 +246,12 @@ impl Reader<'_> {
             self.pos = at;
             return Err(self.error("invalid \\u escape"));
         };
-        if (0xD800..0xDC00).contains(&high) && self.text[at + 6..].starts_with("\\u") {
-            if let Some(low) = unit(at + 8).filter(|low| (0xDC00..0xE000).contains(low)) {
-                let c = char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00));
-                return Ok((c.unwrap_or('\u{fffd}'), 12));
-            }
+        if (0xD800..0xDC00).contains(&high)
+            && self.text[at + 6..].starts_with("\\u")
+            && let Some(low) = unit(at + 8).filter(|low| (0xDC00..0xE000).contains(low))
+        {
+            let c = char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00));
+            return Ok((c.unwrap_or('\u{fffd}'), 12));
         }
         Ok((char::from_u32(high).unwrap_or('\u{fffd}'), 6))
     }
