@@ -12,7 +12,7 @@ use crate::policy::{Policy, Violation};
 use crate::reference::{Digest, ImageRef};
 use crate::resolve::{Lookup, Mirror, ResolveError, ResolveErrorKind, Resolver, resolve_all};
 use crate::rewrite::{self, Edit, ReadError};
-use crate::source::{LineIndex, Position, SourceFile};
+use crate::source::{Position, Positions, SourceFile};
 
 /// Files larger than this are reported and skipped: no Dockerfile or manifest is
 /// anywhere near it, and reading it whole would cost memory for nothing.
@@ -361,7 +361,7 @@ pub fn decide(
     outcome: &mut Outcome,
 ) {
     for file in scanned {
-        let lines = LineIndex::new(&file.source.text);
+        let mut positions = Positions::new(&file.source.text);
         let references: Vec<Found> = file
             .references
             .into_iter()
@@ -378,7 +378,7 @@ pub fn decide(
                     _ => None,
                 };
                 Found {
-                    position: lines.position(&file.source.text, reference.span.start),
+                    position: positions.of(reference.span.start),
                     text: reference.span.of(&file.source.text).to_string(),
                     reference,
                     status,
