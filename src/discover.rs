@@ -86,10 +86,11 @@ impl Excludes {
     }
 }
 
-/// The kind of file a name tells, if any. `in_workflows` says whether the file sits
-/// in a `.github/workflows` folder.
+/// The kind of file a name tells, if any. A name that is not UTF-8 is read with its
+/// bad bytes replaced, so that `Dockerfile.\xff` still tells a Dockerfile.
 pub fn kind_of(path: &Path) -> Option<FileKind> {
-    let name = path.file_name()?.to_str()?;
+    let name = path.file_name()?.to_string_lossy();
+    let name: &str = &name;
     let lower = name.to_ascii_lowercase();
     let is_yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
     if is_dockerfile_name(name) {
@@ -403,6 +404,10 @@ pub fn discover_with(paths: &[PathBuf], excludes: &Excludes, walk_options: Walk)
             continue;
         }
         if metadata.is_file() {
+            if let Some(error) = not_utf8(root) {
+                discovery.errors.push(error);
+                continue;
+            }
             // A file named by the user is read whatever its name: a YAML name tells
             // which YAML kind, anything else is read as a Dockerfile.
             let kind = kind_of(root).unwrap_or(FileKind::Dockerfile);
@@ -531,6 +536,10 @@ fn walk(root: &Path, excludes: &Excludes, options: Walk, discovery: &mut Discove
         let Some(kind) = kind_of(entry.path()).or_else(|| json_manifest(entry.path())) else {
             continue;
         };
+        if let Some(error) = not_utf8(entry.path()) {
+            discovery.errors.push(error);
+            continue;
+        }
         let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
         discovery.files.push(Candidate {
             path: display_path(entry.path()),
@@ -538,6 +547,50 @@ fn walk(root: &Path, excludes: &Excludes, options: Walk, discovery: &mut Discove
             excluded: excludes.matches(relative),
         });
     }
+}
+
+/// A path that is not UTF-8 cannot be named faithfully in a diff, a patch or JSON,
+/// and a gate must not pass over a Dockerfile or manifest it cannot name: it is an
+/// error, shown with its bad bytes escaped (`Dockerfile.\xff`).
+fn not_utf8(path: &Path) -> Option<DiscoverError> {
+    if path.to_str().is_some() {
+        return None;
+    }
+    Some(DiscoverError {
+        path: PathBuf::from(escaped(&display_path(path))),
+        message: "the path is not valid UTF-8, so pin cannot name it in its output; \
+                  rename it; skipped"
+            .to_string(),
+    })
+}
+
+/// A path as text, with bytes that are not UTF-8 and control characters shown as
+/// `\xNN` and a backslash as `\\`, so that what is shown cannot be mistaken for
+/// another name.
+fn escaped(path: &Path) -> String {
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = path.to_string_lossy().into_owned().into_bytes();
+    let mut shown = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => shown.push_str("\\\\"),
+                c if c.is_control() => {
+                    let mut buffer = [0; 4];
+                    for byte in c.encode_utf8(&mut buffer).bytes() {
+                        shown.push_str(&format!("\\x{byte:02x}"));
+                    }
+                }
+                c => shown.push(c),
+            }
+        }
+        for byte in chunk.invalid() {
+            shown.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    shown
 }
 
 /// A walk error as `path: what went wrong`, naming the folder or file that could not
@@ -719,6 +772,19 @@ mod tests {
         assert!(ex.matches(Path::new("docs/k.yaml")));
         assert!(!ex.matches(Path::new("src/Dockerfile")));
         assert!(Excludes::new(&["a[".into()]).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn paths_that_are_not_utf8_are_shown_escaped() {
+        use std::os::unix::ffi::OsStrExt;
+        let path = Path::new(std::ffi::OsStr::from_bytes(
+            b"a\\b/Dockerfile.\xff\t\xc3\xa9",
+        ));
+        assert_eq!(escaped(path), "a\\\\b/Dockerfile.\\xff\\x09\u{e9}");
+        assert_eq!(kind_of(path), Some(FileKind::Dockerfile));
+        assert!(not_utf8(path).is_some());
+        assert!(not_utf8(Path::new("é/Dockerfile")).is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::files;
 use crate::outcome::{FileOutcome, Found, Outcome, Problem, Resolutions, Status};
 use crate::policy::Policy;
 use crate::rewrite::{self, Edit};
-use crate::source::{LineIndex, SourceFile};
+use crate::source::{Positions, SourceFile};
 
 /// What the run does (at most one of `--write`, `--check`, `--list`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ pub fn decide(
     outcome: &mut Outcome,
 ) {
     for file in scanned {
-        let lines = LineIndex::new(&file.source.text);
+        let mut positions = Positions::new(&file.source.text);
         let references: Vec<Found> = file
             .references
             .into_iter()
@@ -180,7 +180,7 @@ pub fn decide(
                     _ => None,
                 };
                 Found {
-                    position: lines.position(&file.source.text, reference.span.start),
+                    position: positions.of(reference.span.start),
                     text: reference.span.of(&file.source.text).to_string(),
                     reference,
                     status,

@@ -263,6 +263,7 @@ impl Scanner<'_> {
                     }
                     target => target,
                 },
+                used_by: Vec::new(),
             }
         };
         self.found.add(reference);

@@ -242,6 +242,10 @@ fn inline_references(text: &str, inline: &Scalar, dockerfile: Vec<Reference>) ->
                     span,
                     site: Site::ComposeDockerfileInline,
                     target: reference.target,
+                    used_by: map
+                        .iter()
+                        .flat_map(|map| reference.used_by.iter().filter_map(|s| map.to_file(*s)))
+                        .collect(),
                 },
                 None => Reference::skip(
                     inline.token,

@@ -19,11 +19,13 @@ pub(crate) mod json;
 pub mod kubernetes;
 mod yaml;
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use thiserror::Error;
 
 use crate::reference::ImageRef;
-use crate::source::{Position, Span, position_in};
+use crate::source::{LineIndex, Position, Span, position_in};
 
 /// The kinds of file `pin` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -222,6 +224,9 @@ pub struct Reference {
     pub site: Site,
     /// The parsed image, or why it is skipped.
     pub target: Target,
+    /// For an `ARG` default (site `arg-default`): the spans of the `FROM` operands
+    /// that use it, in file order. Empty for every other reference.
+    pub used_by: Vec<Span>,
 }
 
 impl Reference {
@@ -231,6 +236,7 @@ impl Reference {
             span,
             site,
             target: classify(span.of(text)),
+            used_by: Vec::new(),
         }
     }
 
@@ -240,6 +246,7 @@ impl Reference {
             span,
             site,
             target: Target::Skip(reason),
+            used_by: Vec::new(),
         }
     }
 }
@@ -321,26 +328,27 @@ fn compose_or_template(text: &str) -> Result<Vec<Reference>, ExtractError> {
 pub const IGNORE_MARKER: &str = "pin:ignore";
 
 /// Mark references on a line that carries a `# pin:ignore` comment, or right below a
-/// line that is only such a comment.
+/// line that is only such a comment. Each line is searched once, however many
+/// references it holds.
 fn mark_ignored(text: &str, references: &mut [Reference]) {
+    let lines = LineIndex::new(text);
+    let mut ignored_lines: HashMap<(usize, usize), bool> = HashMap::new();
     for reference in references.iter_mut() {
-        let line_start = text[..reference.span.start]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
-        let line_end = text[reference.span.end..]
-            .find('\n')
-            .map_or(text.len(), |i| reference.span.end + i);
-        let previous = match line_start {
-            0 => "",
-            _ => {
-                let previous_start = text[..line_start - 1].rfind('\n').map_or(0, |i| i + 1);
-                &text[previous_start..line_start - 1]
-            }
-        };
-        let previous_is_comment = previous.trim_start().starts_with('#');
-        if has_ignore_comment(&text[line_start..line_end])
-            || previous_is_comment && has_ignore_comment(previous)
-        {
+        let first = lines.line(reference.span.start);
+        let last = lines.line(reference.span.end);
+        let ignored = *ignored_lines.entry((first, last)).or_insert_with(|| {
+            let own = Span::new(
+                lines.bounds(text, first).start,
+                lines.bounds(text, last).end,
+            );
+            let previous = match first {
+                1 => "",
+                _ => lines.bounds(text, first - 1).of(text),
+            };
+            let previous_is_comment = previous.trim_start().starts_with('#');
+            has_ignore_comment(own.of(text)) || previous_is_comment && has_ignore_comment(previous)
+        });
+        if ignored {
             reference.target = Target::Skip(SkipReason::Ignored);
         }
     }

@@ -6,6 +6,7 @@ use super::{Summary, status_name};
 use crate::extract::{SkipReason, Target};
 use crate::outcome::{Found, Outcome, Status};
 use crate::reference::ImageRef;
+use crate::source::LineIndex;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -38,6 +39,9 @@ struct JsonReference<'a> {
     repository: Option<String>,
     /// The tag a lookup follows (`latest` when none is written), for images.
     tag: Option<String>,
+    /// For an `arg-default`: the lines of the `FROM` instructions that use it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    used_by: Vec<usize>,
 }
 
 #[derive(Serialize)]
@@ -54,9 +58,17 @@ pub fn render(outcome: &Outcome, list: bool) -> String {
         .files
         .iter()
         .flat_map(|file| {
-            file.references
-                .iter()
-                .map(move |found| reference(&file.source.path.to_string_lossy(), found, list))
+            let lines = LineIndex::new(&file.source.text);
+            file.references.iter().map(move |found| {
+                let mut json = reference(&file.source.path.to_string_lossy(), found, list);
+                json.used_by = found
+                    .reference
+                    .used_by
+                    .iter()
+                    .map(|span| lines.line(span.start))
+                    .collect();
+                json
+            })
         })
         .collect();
     let problems = outcome
@@ -123,5 +135,6 @@ fn reference<'a>(file: &str, found: &'a Found, list: bool) -> JsonReference<'a> 
         tag: image
             .filter(|i| i.tag().is_some() || i.digest().is_none())
             .map(|i| i.tag_or_latest().to_string()),
+        used_by: Vec::new(),
     }
 }

@@ -274,7 +274,11 @@ fn onbuild() {
             ("alpine:3.20", "from", ALPINE),
             ("node:20", "onbuild-copy-from", "docker.io/library/node:20"),
             ("busybox:1.36", "onbuild-run-mount-from", BUSYBOX),
-            ("node:22", "onbuild-copy-from", "docker.io/library/node:22"),
+            (
+                "${NODE:-node:22}",
+                "onbuild-copy-from",
+                "unresolved-variable",
+            ),
             ("$NODE", "onbuild-copy-from", "unresolved-variable"),
         ],
     );
@@ -312,7 +316,11 @@ fn arg_several_in_one_line() {
 fn arg_redeclared_keeps_default() {
     assert_references(
         "arg-redeclared-keeps-default.Dockerfile",
-        &[("node:20", "arg-default", "docker.io/library/node:20")],
+        &[
+            ("node:20", "arg-default", "docker.io/library/node:20"),
+            // BuildKit refuses variables in `--from`.
+            ("$BASE", "copy-from", "unresolved-variable"),
+        ],
     );
 }
 
@@ -321,7 +329,8 @@ fn arg_default_unusable() {
     assert_references(
         "arg-default-unusable.Dockerfile",
         &[
-            ("$IMAGE", "from", "unresolved-variable"),
+            // `$REGISTRY/library/python:3.12` mixes text and a variable.
+            ("$IMAGE", "from", "templated"),
             ("${EMPTY}", "from", "unresolved-variable"),
             ("alpine:3.20", "from", ALPINE),
             ("${EMPTY-alpine:3.20}", "from", "unresolved-variable"),
@@ -424,14 +433,115 @@ fn copy_from_variable() {
     assert_references(
         "copy-from-variable.Dockerfile",
         &[
-            ("ghcr.io/org/tools:1", "arg-default", "ghcr.io/org/tools:1"),
             ("alpine:3.20", "from", ALPINE),
-            // `--from` sees global ARGs only, not the stage's.
+            // BuildKit refuses any variable in `--from`, global or not.
+            ("${TOOLS}", "copy-from", "unresolved-variable"),
             ("$LOCAL", "copy-from", "unresolved-variable"),
             ("$UNKNOWN", "copy-from", "unresolved-variable"),
-            ("nginx:1.27", "copy-from", "docker.io/library/nginx:1.27"),
-            ("tools-${TOOLS}", "copy-from", "templated"),
+            ("${UNKNOWN:-nginx:1.27}", "copy-from", "unresolved-variable"),
+            ("tools-${TOOLS}", "copy-from", "unresolved-variable"),
         ],
+    );
+}
+
+/// For each `arg-default` reference: its text and the texts of the `FROM` operands
+/// that use it.
+fn used_by(name: &str) -> Vec<(String, Vec<String>)> {
+    let text = read(name);
+    extract(FileKind::Dockerfile, &text)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .iter()
+        .filter(|r| r.site.as_str() == "arg-default")
+        .map(|r| {
+            let uses = r.used_by.iter().map(|s| s.of(&text).to_string()).collect();
+            (r.span.of(&text).to_string(), uses)
+        })
+        .collect()
+}
+
+#[test]
+fn arg_chain() {
+    assert_references(
+        "arg-chain.Dockerfile",
+        &[
+            ("python:3.12", "arg-default", PYTHON),
+            ("alpine:3.20", "arg-default", ALPINE),
+        ],
+    );
+    assert_eq!(
+        used_by("arg-chain.Dockerfile"),
+        [
+            (
+                "python:3.12".to_string(),
+                vec!["${C}".into(), "$B".into(), "$A".into()]
+            ),
+            ("alpine:3.20".to_string(), vec!["${Y}".to_string()]),
+        ]
+    );
+}
+
+#[test]
+fn arg_default_expands_its_own_name() {
+    assert_references(
+        "arg-default-expands-its-own-name.Dockerfile",
+        &[
+            (
+                "ubuntu:22.04",
+                "arg-default",
+                "docker.io/library/ubuntu:22.04",
+            ),
+            // `ARG W=${W:-…}` keeps the W declared above.
+            ("alpine:3.20", "arg-default", ALPINE),
+            ("debian:12", "arg-default", "docker.io/library/debian:12"),
+            ("node:20", "arg-default", "docker.io/library/node:20"),
+            // `${E-…}` with E declared empty is empty.
+            ("$F", "from", "unresolved-variable"),
+        ],
+    );
+    let uses: Vec<_> = used_by("arg-default-expands-its-own-name.Dockerfile")
+        .into_iter()
+        .map(|(_, uses)| uses)
+        .collect();
+    assert_eq!(uses, [["$V"], ["$W"], ["$G"], ["$H"]]);
+}
+
+#[test]
+fn arg_chain_unusable() {
+    assert_references(
+        "arg-chain-unusable.Dockerfile",
+        &[
+            ("$ALIAS", "from", "templated"),
+            // An ARG sees only the ARGs declared before it.
+            ("$EARLY", "from", "unresolved-variable"),
+            ("$ARCH", "from", "unresolved-variable"),
+            ("$OPT", "from", "unresolved-variable"),
+            ("node:22", "from", "docker.io/library/node:22"),
+            ("$NOTHING", "from", "unresolved-variable"),
+        ],
+    );
+}
+
+#[test]
+fn copy_from_variable_with_default() {
+    assert_references(
+        "copy-from-variable-with-default.Dockerfile",
+        &[
+            ("alpine:3.20", "arg-default", ALPINE),
+            ("${BASE}", "copy-from", "unresolved-variable"),
+            ("${NONE:-nginx:1.27}", "copy-from", "unresolved-variable"),
+            ("$BASE", "copy-from", "unresolved-variable"),
+            (
+                "${BASE:-node:22}",
+                "onbuild-copy-from",
+                "unresolved-variable",
+            ),
+            ("nginx:1.27", "copy-from", "docker.io/library/nginx:1.27"),
+        ],
+    );
+    // Only the FROM uses the default: `--from` expands nothing.
+    assert_eq!(
+        used_by("copy-from-variable-with-default.Dockerfile"),
+        [("alpine:3.20".to_string(), vec!["$BASE".to_string()])]
     );
 }
 

@@ -977,3 +977,70 @@ fn a_hard_linked_file_is_reported_not_split() {
     assert_eq!(read(dir.path(), "b/Dockerfile"), new);
     assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn file_names_that_are_not_utf8_fail_the_gate_and_are_shown_escaped() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let pinned = format!("FROM alpine:3.20@{digest}\n");
+    let dir = tree(&[("good/Dockerfile", pinned.as_str())]);
+    let unpinned = "FROM alpine:3.20\n";
+    let pod = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - image: alpine:3.20\n";
+    fs::write(
+        dir.path().join(OsStr::from_bytes(b"Dockerfile.\xff")),
+        unpinned,
+    )
+    .unwrap();
+    fs::write(dir.path().join(OsStr::from_bytes(b"pod-\xff.yaml")), pod).unwrap();
+    fs::create_dir(dir.path().join(OsStr::from_bytes(b"caf\xe9"))).unwrap();
+    fs::write(
+        dir.path().join(OsStr::from_bytes(b"caf\xe9/Dockerfile")),
+        unpinned,
+    )
+    .unwrap();
+    // A name that says nothing is passed over, as any such name is.
+    fs::write(
+        dir.path().join(OsStr::from_bytes(b"notes-\xff.txt")),
+        unpinned,
+    )
+    .unwrap();
+
+    let output = run_within(
+        pin_cmd().current_dir(dir.path()).arg("--check"),
+        Duration::from_secs(30),
+    );
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    for shown in ["Dockerfile.\\xff", "pod-\\xff.yaml", "caf\\xe9/Dockerfile"] {
+        assert!(
+            err.contains(&format!("{shown}: the path is not valid UTF-8")),
+            "{shown}: {err}"
+        );
+    }
+    assert!(!err.contains("notes-"), "{err}");
+    assert!(!err.contains('\u{fffd}'), "{err}");
+
+    // The same in JSON.
+    let output = run_within(
+        pin_cmd()
+            .current_dir(dir.path())
+            .args(["--check", "--format", "json"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut files: Vec<&str> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["fatal"] == true)
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    files.sort_unstable();
+    assert_eq!(
+        files,
+        ["Dockerfile.\\xff", "caf\\xe9/Dockerfile", "pod-\\xff.yaml"]
+    );
+}

@@ -265,11 +265,11 @@ fn the_example_workflows_are_found_and_listed() {
         [
             (
                 "pin-check.yml".to_string(),
-                "rust:1.85-bookworm".to_string()
+                "rust:1.88-bookworm@sha256:af306cfa71d987911a781c37b59d7d67d934f49684058f96cf72079c3626bfe0".to_string()
             ),
             (
                 "pin-update.yml".to_string(),
-                "rust:1.85-bookworm".to_string()
+                "rust:1.88-bookworm@sha256:af306cfa71d987911a781c37b59d7d67d934f49684058f96cf72079c3626bfe0".to_string()
             ),
         ]
     );

@@ -10,17 +10,21 @@
 //! - A reference whose text is not one run of bytes in the file (split by a line
 //!   continuation, partly quoted like `py"thon":3`, or holding an escape) is skipped as
 //!   `templated`: there is no single span to replace.
-//! - A global ARG whose default is used as a whole `FROM` operand is reported once, at
-//!   its default, with site `arg-default`. A default that is empty or holds variables
-//!   is `unresolved-variable` at the `FROM`.
-//! - `COPY --from` expands variables with the global ARGs only, as BuildKit does
-//!   (moby/buildkit#2374), so `COPY --from=$IMAGE` reports the global default of
-//!   `IMAGE` (`arg-default`, once); a stage's own ARGs are `unresolved-variable`.
-//! - BuildKit refuses variables in `RUN --mount=…,from=` ("define alias stage
-//!   instead"); we report such a value as `unresolved-variable` rather than fail.
-//! - `ONBUILD` instructions run in another build, so no ARG is known there: only
-//!   `${X:-image}` yields an image; names of this file's stages and numbers are still
-//!   taken as stages, the likeliest meaning.
+//! - A global ARG's default is expanded with the global ARGs declared before it, as
+//!   BuildKit's `buildMetaArgs` does (`ARG B=${A}`, `ARG V=${V:-ubuntu:22.04}`); an
+//!   ARG re-declared without a value keeps what it had. Build-arg overrides are not
+//!   in the file, so the defaults are what we read.
+//! - A global ARG whose value is a whole literal default used as a whole `FROM`
+//!   operand is reported once, at the ARG whose default holds the text, with site
+//!   `arg-default` and the `FROM` operands that use it in `used_by`. A value that
+//!   mixes text and variables is `templated`; one that is empty or unknown is
+//!   `unresolved-variable` at the `FROM`.
+//! - BuildKit refuses variable expansion in `COPY --from` ("variable expansion is not
+//!   supported for --from", dockerfile2llb's `toCommand`) and in
+//!   `RUN --mount=…,from=` ("define alias stage instead"); we report such a value as
+//!   `unresolved-variable` rather than fail, and expand nothing there.
+//! - `ONBUILD` instructions run in another build; names of this file's stages and
+//!   numbers are still taken as stages there, the likeliest meaning.
 //! - `COPY --from=scratch` is `scratch`, as for `FROM`.
 //! - BuildKit refuses a repeated parser directive; we read the repeat as the comment
 //!   that ends the directives. An invalid `# escape=` value and an unterminated heredoc
@@ -63,7 +67,7 @@ pub fn extract(text: &str) -> Result<Vec<Reference>, ExtractError> {
         global_args: HashMap::new(),
         in_stage: false,
         defaults: Vec::new(),
-        emitted_defaults: HashSet::new(),
+        emitted_defaults: HashMap::new(),
         references: Vec::new(),
     };
     for directive in &lexed.directives {
@@ -93,20 +97,14 @@ enum Binding {
     Unset,
     /// Declared with an empty default.
     Empty,
-    /// A literal default: an index into `Reader::defaults`.
+    /// A literal default, its own or one it took from an earlier ARG: an index into
+    /// `Reader::defaults`.
     Default(usize),
-    /// Set, but to something the file does not say: a default with variables, or
-    /// an ARG BuildKit sets (`TARGETARCH`, …).
+    /// Literal text and variables together: no single span holds the value.
+    Templated,
+    /// Set, but to something the file does not say: a `${X:+…}` form, or an ARG
+    /// BuildKit sets (`TARGETARCH`, …).
     Unknown,
-}
-
-/// Which ARGs a variable is looked up in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
-    /// `FROM`, `COPY --from`: the ARGs declared before the first `FROM`.
-    Global,
-    /// `ONBUILD`: another build's; none known.
-    Downstream,
 }
 
 /// Where a name is used, which decides what counts as a stage.
@@ -125,6 +123,8 @@ enum Resolved {
     Literal(LocatedText),
     /// The default of an ARG (an index into `Reader::defaults`).
     Default(usize),
+    /// The empty string: an unset or empty variable, or an empty default.
+    Empty,
     /// Nothing to pin.
     Skip(SkipReason),
 }
@@ -141,8 +141,8 @@ struct Reader<'a> {
     in_stage: bool,
     /// Literal ARG defaults, by index, with the span of the value as written.
     defaults: Vec<(LocatedText, Span)>,
-    /// Defaults already reported.
-    emitted_defaults: HashSet<usize>,
+    /// Defaults already reported: default index → index in `references`.
+    emitted_defaults: HashMap<usize, usize>,
     references: Vec<Reference>,
 }
 
@@ -151,11 +151,6 @@ impl Reader<'_> {
         let (keyword, args) = words::split_command(line.text);
         let keyword = keyword.to_ascii_lowercase();
         let (flags, rest) = words::builder_flags(line.text, args);
-        let scope = if onbuild {
-            Scope::Downstream
-        } else {
-            Scope::Global
-        };
         match keyword.as_str() {
             "from" if !onbuild => self.from(line, rest),
             "arg" if !onbuild => self.arg(line, rest),
@@ -169,7 +164,16 @@ impl Reader<'_> {
                     let raw = line.slice(value);
                     let value = words::unquote_flag(raw);
                     let fallback = raw.covering_span(0).start;
-                    self.operand(value.located(), fallback, site, Use::CopyFrom, scope);
+                    // BuildKit expands `--from` with no variables at all and refuses
+                    // the instruction if that changes it.
+                    let word = words::analyze(value.located(), self.escape);
+                    if matches!(word, Word::Variable(_) | Word::Mixed) {
+                        let span = value.located().covering_span(fallback);
+                        let reason = SkipReason::UnresolvedVariable;
+                        self.references.push(Reference::skip(span, site, reason));
+                    } else {
+                        self.operand(value.located(), fallback, site, Use::CopyFrom);
+                    }
                 }
             }
             "run" => {
@@ -191,7 +195,7 @@ impl Reader<'_> {
                             let reason = SkipReason::UnresolvedVariable;
                             self.references.push(Reference::skip(span, site, reason));
                         } else {
-                            self.operand(value.located(), fallback, site, Use::CopyFrom, scope);
+                            self.operand(value.located(), fallback, site, Use::CopyFrom);
                         }
                     }
                 }
@@ -210,7 +214,7 @@ impl Reader<'_> {
         if let Some(image) = operands.first() {
             let image = line.slice(image.clone());
             let fallback = image.covering_span(0).start;
-            self.operand(image, fallback, Site::From, Use::From, Scope::Global);
+            self.operand(image, fallback, Site::From, Use::From);
         }
         if let Some(name) = stage_name(line.text, &operands) {
             self.stages_above.insert(name);
@@ -247,86 +251,107 @@ impl Reader<'_> {
         }
     }
 
+    /// What an ARG's default comes to, expanded with the global ARGs declared so far
+    /// (BuildKit's `buildMetaArgs`).
     fn binding_of(&mut self, value: Located<'_>) -> Binding {
-        match words::analyze(value, self.escape) {
-            Word::Literal(literal) if literal.is_empty() => Binding::Empty,
-            Word::Literal(literal) => {
+        let word = words::analyze(value, self.escape);
+        match self.resolve(word, 0) {
+            Resolved::Literal(literal) => {
                 let written = value.covering_span(0);
                 self.defaults.push((literal, written));
                 Binding::Default(self.defaults.len() - 1)
             }
-            _ => Binding::Unknown,
+            Resolved::Default(index) => Binding::Default(index),
+            Resolved::Empty => Binding::Empty,
+            Resolved::Skip(SkipReason::Templated) => Binding::Templated,
+            Resolved::Skip(_) => Binding::Unknown,
         }
     }
 
-    fn lookup(&self, scope: Scope, name: &str) -> Binding {
-        let found = match scope {
-            Scope::Global if PLATFORM_ARGS.contains(&name) => return Binding::Unknown,
-            Scope::Global => self.global_args.get(name),
-            Scope::Downstream => None,
-        };
-        found.copied().unwrap_or(Binding::Unset)
+    /// A global ARG, as `FROM` and later global ARGs see it.
+    fn lookup(&self, name: &str) -> Binding {
+        if PLATFORM_ARGS.contains(&name) {
+            return Binding::Unknown;
+        }
+        self.global_args
+            .get(name)
+            .copied()
+            .unwrap_or(Binding::Unset)
     }
 
     /// Report the image a value names. `fallback` is where an empty value would be.
-    fn operand(
-        &mut self,
-        value: Located<'_>,
-        fallback: usize,
-        site: Site,
-        use_: Use,
-        scope: Scope,
-    ) {
+    fn operand(&mut self, value: Located<'_>, fallback: usize, site: Site, use_: Use) {
         let span = value.covering_span(fallback);
         let word = words::analyze(value, self.escape);
-        match self.resolve(word, scope, 0) {
-            Resolved::Literal(literal) => self.name(&literal, span, site, use_),
-            Resolved::Default(index) => {
-                if self.emitted_defaults.insert(index) {
+        if matches!(&word, Word::Literal(literal) if literal.is_empty()) {
+            return;
+        }
+        match self.resolve(word, 0) {
+            Resolved::Literal(literal) => {
+                self.name(&literal, span, site, use_);
+            }
+            Resolved::Default(index) => match self.emitted_defaults.get(&index) {
+                Some(&reported) => self.references[reported].used_by.push(span),
+                None => {
                     let (literal, written) = self.defaults[index].clone();
-                    self.name(&literal, written, Site::ArgDefault, use_);
+                    if let Some(reported) = self.name(&literal, written, Site::ArgDefault, use_) {
+                        self.references[reported].used_by.push(span);
+                        self.emitted_defaults.insert(index, reported);
+                    }
                 }
+            },
+            Resolved::Empty => {
+                let reason = SkipReason::UnresolvedVariable;
+                self.references.push(Reference::skip(span, site, reason));
             }
             Resolved::Skip(reason) => self.references.push(Reference::skip(span, site, reason)),
         }
     }
 
-    /// What a word comes to: BuildKit's shell expansion, as far as the file says.
-    fn resolve(&self, word: Word, scope: Scope, depth: usize) -> Resolved {
+    /// What a word comes to with the global ARGs: BuildKit's shell expansion
+    /// (`shell/lex.go`), as far as the file says.
+    fn resolve(&self, word: Word, depth: usize) -> Resolved {
         let variable = match word {
+            Word::Literal(literal) if literal.is_empty() => return Resolved::Empty,
             Word::Literal(literal) => return Resolved::Literal(literal),
             Word::Mixed => return Resolved::Skip(SkipReason::Templated),
             Word::Malformed => return Resolved::Skip(SkipReason::InvalidReference),
             Word::Variable(variable) => variable,
         };
         let unresolved = Resolved::Skip(SkipReason::UnresolvedVariable);
-        match (variable.modifier, self.lookup(scope, &variable.name)) {
+        match (variable.modifier, self.lookup(&variable.name)) {
             (Modifier::Other, _) | (_, Binding::Unknown) => unresolved,
+            (_, Binding::Templated) => Resolved::Skip(SkipReason::Templated),
             (_, Binding::Default(index)) => Resolved::Default(index),
-            (Modifier::Plain, _) | (Modifier::DefaultIfUnset, Binding::Empty) => unresolved,
+            // An unset variable expands to nothing; `${X-word}` keeps an empty X.
+            (Modifier::Plain, _) | (Modifier::DefaultIfUnset, Binding::Empty) => Resolved::Empty,
             (Modifier::DefaultIfUnsetOrEmpty | Modifier::DefaultIfUnset, _) => {
                 if depth >= MAX_NESTING {
                     return unresolved;
                 }
                 let inner = words::analyze(variable.word.located(), self.escape);
-                match self.resolve(inner, scope, depth + 1) {
-                    Resolved::Literal(literal) if literal.is_empty() => unresolved,
-                    resolved => resolved,
-                }
+                self.resolve(inner, depth + 1)
             }
         }
     }
 
     /// Report a literal name: a stage, `scratch`, or an image. `written` is the
-    /// span of the value as written, quotes and all.
-    fn name(&mut self, literal: &LocatedText, written: Span, site: Site, use_: Use) {
+    /// span of the value as written, quotes and all. Returns where the reference
+    /// went in `references`.
+    fn name(
+        &mut self,
+        literal: &LocatedText,
+        written: Span,
+        site: Site,
+        use_: Use,
+    ) -> Option<usize> {
         let span = match literal.span() {
-            None => return,
+            None => return None,
             Some(Ok(span)) => span,
             Some(Err(_)) => {
                 let skip = Reference::skip(written, site, SkipReason::Templated);
                 self.references.push(skip);
-                return;
+                return Some(self.references.len() - 1);
             }
         };
         let name = literal.text.to_ascii_lowercase();
@@ -344,6 +369,7 @@ impl Reader<'_> {
             None => Reference::new(self.text, span, site),
         };
         self.references.push(reference);
+        Some(self.references.len() - 1)
     }
 }
 
@@ -425,7 +451,19 @@ mod tests {
     #[test]
     fn arg_default_is_reported_once_for_every_use() {
         let text = "ARG B=python:3.12\nFROM $B AS a\nFROM ${B}\nFROM ${B:-x}\nCOPY --from=$B / /\n";
-        assert_eq!(summary(text), [("python:3.12", "arg-default", "image")]);
+        assert_eq!(
+            summary(text),
+            [
+                ("python:3.12", "arg-default", "image"),
+                ("$B", "copy-from", "unresolved-variable")
+            ]
+        );
+        let used_by: Vec<_> = extract(text).unwrap()[0]
+            .used_by
+            .iter()
+            .map(|span| span.of(text))
+            .collect();
+        assert_eq!(used_by, ["$B", "${B}", "${B:-x}"]);
     }
 
     #[test]

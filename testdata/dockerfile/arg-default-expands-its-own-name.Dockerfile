@@ -1,0 +1,12 @@
+ARG V=${V:-ubuntu:22.04}
+ARG W=alpine:3.20
+ARG W=${W:-busybox:1.36}
+ARG E=
+ARG F=${E-busybox:1.36}
+ARG G=${NONE-debian:12}
+ARG H=${E:-${NONE:-node:20}}
+FROM $V
+FROM $W
+FROM $F
+FROM $G
+FROM $H
