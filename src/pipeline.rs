@@ -181,7 +181,7 @@ pub fn decide(
                 };
                 Found {
                     position: lines.position(&file.source.text, reference.span.start),
-                    text: reference.span.of(&file.source.text).to_string(),
+                    text: reference.text(&file.source.text),
                     reference,
                     status,
                     rewritten,
@@ -198,12 +198,7 @@ pub fn decide(
         let edits: Vec<Edit> = file_outcome
             .references
             .iter()
-            .filter_map(|found| {
-                found.replacement().map(|replacement| Edit {
-                    span: found.reference.span,
-                    replacement,
-                })
-            })
+            .filter_map(Found::edit)
             .collect();
         if !edits.is_empty() && !file_outcome.has_errors() {
             match rewrite::splice(&file_outcome.source.text, &edits) {

@@ -263,6 +263,7 @@ impl Scanner<'_> {
                     }
                     target => target,
                 },
+                pieces: None,
             }
         };
         self.found.add(reference);

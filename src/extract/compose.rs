@@ -242,6 +242,7 @@ fn inline_references(text: &str, inline: &Scalar, dockerfile: Vec<Reference>) ->
                     span,
                     site: Site::ComposeDockerfileInline,
                     target: reference.target,
+                    pieces: None,
                 },
                 None => Reference::skip(
                     inline.token,
