@@ -53,7 +53,7 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     }
     let options = &config.options;
     let mode = options.mode;
-    let discovery = discover::discover(&config.paths, &config.excludes);
+    let discovery = discover::discover_with(&config.paths, &config.excludes, &options.patterns);
     let resolver = if options.resolves() {
         Some(RegistryResolver::new(config.registry.clone()).map_err(|e| e.to_string())?)
     } else {

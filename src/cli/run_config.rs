@@ -109,6 +109,7 @@ impl RunConfig {
             jobs,
             policy: settings.policy,
             airlock,
+            patterns: settings.patterns,
         };
         let color = match args.color {
             Color::Always => true,

@@ -112,6 +112,8 @@ impl Pattern {
 /// Every pattern of a settings file, and the folder their globs are relative to.
 #[derive(Debug, Clone, Default)]
 pub struct Patterns {
+    /// The settings file, for messages.
+    pub file: PathBuf,
     /// The settings file's folder, absolute.
     pub folder: PathBuf,
     /// The patterns, in file order.
