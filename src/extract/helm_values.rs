@@ -192,7 +192,11 @@ pub(crate) fn pieces_reference(
         joined.push('@');
         joined.push_str(digest_value);
     }
-    let target = classify(&joined);
+    // `# pin:ignore` on the tag's line counts too.
+    let target = match super::ignored_at(text, tag.token) {
+        true => Target::Skip(SkipReason::Ignored),
+        false => classify(&joined),
+    };
     let Some(slot) = digest_slot(text, yaml, id, tag, tag_key) else {
         // The digest has nowhere to go (a tag whose text is not its value).
         return Reference::skip(span, site, SkipReason::InvalidReference);

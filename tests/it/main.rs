@@ -27,4 +27,5 @@ mod properties;
 mod resolve;
 mod snapshots;
 mod update;
+mod values;
 mod yaml_rules;
