@@ -290,6 +290,7 @@ fn patterns(
         file: file.to_path_buf(),
         folder,
         patterns: compiled,
+        warn_unmatched: true,
     })
 }
 

@@ -201,6 +201,9 @@ pub fn scan_patterns(
         }
     }
     scanned.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    if !patterns.warn_unmatched {
+        return;
+    }
     for (i, pattern) in patterns.patterns.iter().enumerate() {
         for (g, (glob, line)) in pattern.globs.iter().enumerate() {
             if !used.contains(&(i, g)) {

@@ -118,6 +118,9 @@ pub struct Patterns {
     pub folder: PathBuf,
     /// The patterns, in file order.
     pub patterns: Vec<Pattern>,
+    /// Whether a glob that matches no file of the run is worth a warning: only when
+    /// the run walks a folder (a run on named files reads only those).
+    pub warn_unmatched: bool,
 }
 
 impl Patterns {
