@@ -157,15 +157,19 @@ fn kustomize_rules() {
 #[test]
 fn pattern_rules() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/patterns");
-    insta::glob!("../../testdata/patterns", "{Makefile,*.tf,scripts/*.sh}", |path| {
-        let output = pin_cmd()
-            .current_dir(&root)
-            .args(["--list", "--format", "json", "--config", "pin.toml"])
-            .arg(path.strip_prefix(&root).unwrap())
-            .output()
-            .expect("run pin");
-        let status = output.status.code().unwrap_or(-1);
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        insta::assert_snapshot!(format!("exit status {status}\n{stdout}"));
-    });
+    insta::glob!(
+        "../../testdata/patterns",
+        "{Makefile,*.tf,scripts/*.sh}",
+        |path| {
+            let output = pin_cmd()
+                .current_dir(&root)
+                .args(["--list", "--format", "json", "--config", "pin.toml"])
+                .arg(path.strip_prefix(&root).unwrap())
+                .output()
+                .expect("run pin");
+            let status = output.status.code().unwrap_or(-1);
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            insta::assert_snapshot!(format!("exit status {status}\n{stdout}"));
+        }
+    );
 }
