@@ -24,7 +24,7 @@ use regex::{Regex, RegexBuilder};
 use thiserror::Error;
 
 use super::yaml::ci_target;
-use super::{DigestSlot, Pieces, Reference, Site, Target};
+use super::{DigestSlot, Pieces, Reference, Site};
 use crate::source::Span;
 
 /// Most memory a compiled pattern may take (bytes): a regex beyond it is refused.
@@ -241,10 +241,7 @@ fn reference_of(text: &str, captures: &regex::Captures<'_>) -> Option<Reference>
             after: String::new(),
         },
     };
-    let target = match ci_target(&joined) {
-        Target::Image(image) => Target::Image(image),
-        skip => skip,
-    };
+    let target = ci_target(&joined);
     Some(Reference {
         span: Span::new(name.start(), name.end()),
         site: Site::Pattern,
@@ -259,6 +256,7 @@ fn reference_of(text: &str, captures: &regex::Captures<'_>) -> Option<Reference>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::Target;
 
     fn pattern(regex: &str) -> Result<Pattern, PatternError> {
         Pattern::new(&[("*.sh".to_string(), None)], regex, None)

@@ -198,7 +198,7 @@ fn updating_only_swaps_digests() {
             new_text.len() as i64 - file.source.text.len() as i64,
             file.references
                 .iter()
-                .filter_map(|f| f.edit())
+                .filter_map(pin::outcome::Found::edit)
                 .map(|e| e.replacement.len() as i64 - (e.span.end - e.span.start) as i64)
                 .sum::<i64>(),
             "{}: only the edits change the length",
