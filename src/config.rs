@@ -18,6 +18,10 @@
 //! deny-tags = ["latest"]
 //! require-tag = true
 //! require-digest = true
+//!
+//! [[patterns]]                         # images in files no kind knows
+//! files = ["scripts/*.sh", "Makefile"] # globs, relative to this file
+//! regex = '''BASE_IMAGE=(?P<image>\S+)'''
 //! ```
 
 use std::collections::BTreeMap;
@@ -26,6 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::extract::patterns::{Pattern, PatternError, Patterns};
 use crate::policy::Policy;
 use crate::source::position_in;
 use pin_registry::{Mirror, Platform, RegistryConfig};
@@ -64,6 +69,16 @@ struct RawSettings {
     trust_private: Option<bool>,
     #[serde(default)]
     policy: RawPolicy,
+    #[serde(default)]
+    patterns: Vec<RawPattern>,
+}
+
+/// One `[[patterns]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPattern {
+    files: Vec<String>,
+    regex: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +125,8 @@ pub struct Settings {
     pub trust_private: bool,
     /// `[policy]`.
     pub policy: Policy,
+    /// `[[patterns]]`, compiled; their globs are relative to this file's folder.
+    pub patterns: Patterns,
 }
 
 impl Settings {
@@ -184,6 +201,8 @@ impl Settings {
             return Err(error(line_of("exclude"), e.to_string()));
         }
         let folder = path.parent().unwrap_or(Path::new(""));
+        let patterns = patterns(text, &raw.patterns, path)
+            .map_err(|(line, e)| error(line, format!("[[patterns]]: {e}")))?;
         Ok(Settings {
             registry: RegistryConfig {
                 mirrors,
@@ -196,6 +215,7 @@ impl Settings {
             rewrite_registries,
             trust_private: raw.trust_private.unwrap_or(false),
             policy,
+            patterns,
         })
     }
 
@@ -214,6 +234,64 @@ impl Settings {
         let candidate = folder.join(FILE_NAME);
         candidate.is_file().then_some(candidate)
     }
+}
+
+/// Compile the `[[patterns]]` entries, each with the lines of its `regex` and globs
+/// (found by their text after the entry's `[[patterns]]` header).
+fn patterns(
+    text: &str,
+    raw: &[RawPattern],
+    file: &Path,
+) -> Result<Patterns, (Option<usize>, PatternError)> {
+    let folder = file.parent().unwrap_or(Path::new(""));
+    let headers: Vec<usize> = text
+        .match_indices("[[patterns]]")
+        .map(|(offset, _)| offset)
+        .collect();
+    let line_after = |from: usize, needle: &str| {
+        text.get(from..)
+            .and_then(|rest| rest.find(needle))
+            .map(|offset| position_in(text, from + offset).line)
+    };
+    let mut compiled = Vec::new();
+    for (index, pattern) in raw.iter().enumerate() {
+        let header = headers.get(index).copied().unwrap_or(0);
+        let regex_line = line_after(header, "regex");
+        let globs: Vec<(String, Option<usize>)> = pattern
+            .files
+            .iter()
+            .map(|glob| {
+                let line = line_after(header, &format!("\"{glob}\""))
+                    .or_else(|| line_after(header, &format!("'{glob}'")))
+                    .or_else(|| line_after(header, "files"));
+                (glob.clone(), line)
+            })
+            .collect();
+        let result = Pattern::new(&globs, &pattern.regex, regex_line);
+        compiled.push(result.map_err(|e| {
+            let line = match &e {
+                PatternError::Glob { glob, .. } => globs
+                    .iter()
+                    .find(|(g, _)| g == glob)
+                    .and_then(|(_, line)| *line),
+                PatternError::NoFiles => line_after(header, "files"),
+                _ => regex_line,
+            };
+            (line, e)
+        })?);
+    }
+    let folder = match folder.is_absolute() {
+        true => folder.to_path_buf(),
+        false => std::env::current_dir()
+            .map(|cwd| cwd.join(folder))
+            .unwrap_or_else(|_| folder.to_path_buf()),
+    };
+    Ok(Patterns {
+        file: file.to_path_buf(),
+        folder,
+        patterns: compiled,
+        warn_unmatched: true,
+    })
 }
 
 #[cfg(test)]
@@ -258,5 +336,26 @@ mod tests {
         );
         let e = parse("platform = \"linux\"\n").unwrap_err();
         assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn pattern_errors_name_the_setting_line() {
+        let ok = "[[patterns]]\nfiles = [\"*.sh\"]\nregex = '(?P<image>x)'\n";
+        let s = parse(ok).unwrap();
+        assert_eq!(s.patterns.patterns.len(), 1);
+        assert_eq!(s.patterns.patterns[0].globs[0].1, Some(2));
+        let e = parse(&format!(
+            "{ok}\n[[patterns]]\nfiles = [\"*.mk\"]\nregex = '(x'\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(e.message.contains("invalid regex"), "{e}");
+        let e = parse("[[patterns]]\nfiles = [\"*.sh\"]\nregex = '(?P<img>x)'\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("named group"), "{e}");
+        let e = parse("[[patterns]]\nregex = '(?P<image>x)'\nfiles = [\"a[\"]\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = parse("[[patterns]]\nfiles = []\nregex = '(?P<image>x)'\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
     }
 }

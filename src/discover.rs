@@ -10,6 +10,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use thiserror::Error;
 
 use crate::extract::FileKind;
+use crate::extract::patterns::Patterns;
 
 /// A file to read, and how.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -99,10 +100,16 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
     if let Some(kind) = ci_kind_of(path, &lower) {
         return Some(kind);
     }
+    if name == "Kustomization" || lower == "kustomization.yaml" || lower == "kustomization.yml" {
+        return Some(FileKind::Kustomize);
+    }
     if !is_yaml {
         return None;
     }
     let stem = lower.trim_end_matches(".yaml").trim_end_matches(".yml");
+    if stem.starts_with("values") {
+        return Some(FileKind::HelmValues);
+    }
     if stem.starts_with("compose") || stem.starts_with("docker-compose") {
         return Some(FileKind::Compose);
     }
@@ -133,7 +140,8 @@ pub fn refine_kind(kind: FileKind, text: &str) -> FileKind {
         return json_kind(text);
     }
     let manifest = has_top_level_key(text, "apiVersion") && has_top_level_key(text, "kind");
-    if is_ci_kind(kind) && manifest {
+    // A `values*.yaml` that is a Kubernetes object is read as one.
+    if (is_ci_kind(kind) || kind == FileKind::HelmValues) && manifest {
         return FileKind::Kubernetes;
     }
     if kind != FileKind::Kubernetes {
@@ -361,7 +369,7 @@ pub struct Discovery {
 
 /// Find the files to read under `paths`.
 pub fn discover(paths: &[PathBuf], excludes: &Excludes) -> Discovery {
-    discover_with(paths, excludes, Walk::default())
+    discover_with(paths, excludes, Walk::default(), &Patterns::default())
 }
 
 /// How folders are walked.
@@ -380,8 +388,14 @@ impl Default for Walk {
     }
 }
 
-/// Find the files to read under `paths`, walking folders as `walk` says.
-pub fn discover_with(paths: &[PathBuf], excludes: &Excludes, walk_options: Walk) -> Discovery {
+/// Find the files to read under `paths`, walking folders as `walk_options` says; also
+/// those that only `patterns` read (of kind [`FileKind::Patterns`]).
+pub fn discover_with(
+    paths: &[PathBuf],
+    excludes: &Excludes,
+    walk_options: Walk,
+    patterns: &Patterns,
+) -> Discovery {
     let mut discovery = Discovery::default();
     for root in paths {
         let metadata = match std::fs::metadata(root) {
@@ -410,7 +424,10 @@ pub fn discover_with(paths: &[PathBuf], excludes: &Excludes, walk_options: Walk)
             }
             // A file named by the user is read whatever its name: a YAML name tells
             // which YAML kind, anything else is read as a Dockerfile.
-            let kind = kind_of(root).unwrap_or(FileKind::Dockerfile);
+            let kind = kind_of(root).unwrap_or(match patterns.matching(root).is_empty() {
+                true => FileKind::Dockerfile,
+                false => FileKind::Patterns,
+            });
             let excluded = excludes.matches(root);
             discovery.files.push(Candidate {
                 path: display_path(root),
@@ -419,12 +436,13 @@ pub fn discover_with(paths: &[PathBuf], excludes: &Excludes, walk_options: Walk)
             });
             continue;
         }
-        walk(root, excludes, walk_options, &mut discovery);
+        walk(root, excludes, walk_options, patterns, &mut discovery);
     }
     discovery.files.sort();
     discovery.files.dedup_by(|a, b| a.path == b.path);
     read_each_file_once(&mut discovery.files);
     follow_gitlab_includes(&mut discovery.files);
+    read_charts_values(&mut discovery.files);
     discovery
 }
 
@@ -437,6 +455,7 @@ pub fn count_ignored(paths: &[PathBuf], found: &Discovery) -> usize {
         Walk {
             respect_ignore: false,
         },
+        &Patterns::default(),
     );
     let seen: std::collections::BTreeSet<&Path> =
         found.files.iter().map(|c| c.path.as_path()).collect();
@@ -444,6 +463,91 @@ pub fn count_ignored(paths: &[PathBuf], found: &Discovery) -> usize {
         .iter()
         .filter(|c| !seen.contains(c.path.as_path()))
         .count()
+}
+
+/// The folder of the chart a file belongs to: the nearest folder above it that holds
+/// a `Chart.yaml` (not above the current folder, for a relative path).
+pub fn chart_folder(path: &Path) -> Option<PathBuf> {
+    path.ancestors()
+        .skip(1)
+        .find(|folder| folder.join("Chart.yaml").is_file())
+        .map(Path::to_path_buf)
+}
+
+/// YAML files of a chart (a folder with `Chart.yaml`) are Helm values, except
+/// `Chart.yaml` itself and what sits in `templates/` (templates) and `crds/`
+/// (manifests).
+fn read_charts_values(files: &mut [Candidate]) {
+    let mut charts: std::collections::HashMap<PathBuf, Option<PathBuf>> =
+        std::collections::HashMap::new();
+    for candidate in files.iter_mut() {
+        if candidate.kind != FileKind::Kubernetes
+            || candidate
+                .path
+                .file_name()
+                .is_some_and(|n| n == "Chart.yaml")
+        {
+            continue;
+        }
+        let Some(parent) = candidate.path.parent() else {
+            continue;
+        };
+        let chart = charts
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| chart_folder(&candidate.path))
+            .clone();
+        let Some(chart) = chart else {
+            continue;
+        };
+        let inside = candidate
+            .path
+            .strip_prefix(&chart)
+            .unwrap_or(&candidate.path);
+        let first = inside.components().next().map(|c| c.as_os_str().to_owned());
+        if inside.components().count() > 1
+            && matches!(
+                first.as_deref().and_then(|f| f.to_str()),
+                Some("templates" | "crds")
+            )
+        {
+            continue;
+        }
+        candidate.kind = FileKind::HelmValues;
+    }
+}
+
+/// Whether any template of the chart at `chart` (its `templates/`, and its
+/// subcharts' unpacked `charts/*/templates/`) reads a `.digest` value. Files larger
+/// than [`crate::files::MAX_FILE_SIZE`] are not read.
+pub fn chart_reads_digest(chart: &Path) -> bool {
+    fn search(folder: &Path, depth: usize) -> bool {
+        if depth > 16 {
+            return false;
+        }
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => search(&path, depth + 1),
+                Ok(t) if t.is_file() => {
+                    entry
+                        .metadata()
+                        .is_ok_and(|m| m.len() <= crate::files::MAX_FILE_SIZE)
+                        && std::fs::read(&path)
+                            .is_ok_and(|bytes| bytes.windows(7).any(|w| w == b".digest"))
+                }
+                _ => false,
+            }
+        })
+    }
+    search(&chart.join("templates"), 0)
+        || std::fs::read_dir(chart.join("charts")).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|sub| search(&sub.path().join("templates"), 0))
+        })
 }
 
 /// Keep one name of each file: a file reached under two names (named and also found
@@ -494,7 +598,13 @@ fn file_identity(_path: &Path) -> Option<FileId> {
     None
 }
 
-fn walk(root: &Path, excludes: &Excludes, options: Walk, discovery: &mut Discovery) {
+fn walk(
+    root: &Path,
+    excludes: &Excludes,
+    options: Walk,
+    patterns: &Patterns,
+    discovery: &mut Discovery,
+) {
     let filter_root = root.to_path_buf();
     let filter_excludes = excludes.clone();
     let walker = ignore::WalkBuilder::new(root)
@@ -533,7 +643,13 @@ fn walk(root: &Path, excludes: &Excludes, options: Walk, discovery: &mut Discove
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let Some(kind) = kind_of(entry.path()).or_else(|| json_manifest(entry.path())) else {
+        let Some(kind) = kind_of(entry.path())
+            .or_else(|| json_manifest(entry.path()))
+            .or_else(|| {
+                let matched = !patterns.is_empty() && !patterns.matching(entry.path()).is_empty();
+                matched.then_some(FileKind::Patterns)
+            })
+        else {
             continue;
         };
         if let Some(error) = not_utf8(entry.path()) {
@@ -681,6 +797,13 @@ mod tests {
         assert_eq!(kind("k8s/deploy.yaml"), Some(FileKind::Kubernetes));
         assert_eq!(kind("workflows/ci.yml"), Some(FileKind::Kubernetes));
         assert_eq!(kind("README.md"), None);
+        assert_eq!(kind("chart/values.yaml"), Some(FileKind::HelmValues));
+        assert_eq!(kind("values-prod.yml"), Some(FileKind::HelmValues));
+        assert_eq!(kind("o/kustomization.yaml"), Some(FileKind::Kustomize));
+        assert_eq!(kind("o/kustomization.yml"), Some(FileKind::Kustomize));
+        assert_eq!(kind("o/Kustomization"), Some(FileKind::Kustomize));
+        let pod = "apiVersion: v1\nkind: Pod\n";
+        assert_eq!(refine_kind(FileKind::HelmValues, pod), FileKind::Kubernetes);
     }
 
     #[test]

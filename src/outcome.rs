@@ -8,6 +8,7 @@ use pin_registry::{Digest, ImageRef, Lookup, ResolveError};
 
 use crate::extract::{FileKind, Reference, SkipReason, Target};
 use crate::policy::Violation;
+use crate::rewrite::Edit;
 use crate::source::{Position, SourceFile};
 
 /// What became of one reference.
@@ -59,18 +60,50 @@ pub struct Found {
 }
 
 impl Found {
-    /// The text that replaces the reference, when it changes.
+    /// The text that replaces the reference, when it changes. For an image written
+    /// in pieces, the image the pieces make once the digest is written.
     pub fn replacement(&self) -> Option<String> {
         let Target::Image(image) = &self.reference.target else {
             return None;
         };
-        let image = self.rewritten.as_ref().unwrap_or(image);
+        // Pieces are not rewritten to a private copy: only their digest is written.
+        let image = match &self.reference.pieces {
+            Some(_) => image,
+            None => self.rewritten.as_ref().unwrap_or(image),
+        };
+        Some(image.pinned_text(self.new_digest()?))
+    }
+
+    /// The digest this run writes, if it writes one.
+    fn new_digest(&self) -> Option<&Digest> {
         match &self.status {
             Status::Pin {
                 digest: Some(digest),
             }
-            | Status::Updated { new: digest, .. } => Some(image.pinned_text(digest)),
+            | Status::Updated { new: digest, .. } => Some(digest),
             _ => None,
+        }
+    }
+
+    /// The edit that pins the reference, when it changes: its text replaced, or for
+    /// an image in pieces, its digest written where [`crate::extract::DigestSlot`]
+    /// says (an existing value replaced, or a new line inserted).
+    pub fn edit(&self) -> Option<Edit> {
+        match &self.reference.pieces {
+            None => Some(Edit {
+                span: self.reference.span,
+                replacement: self.replacement()?,
+            }),
+            Some(pieces) => {
+                let Target::Image(_) = &self.reference.target else {
+                    return None;
+                };
+                let slot = &pieces.digest;
+                Some(Edit {
+                    span: slot.span,
+                    replacement: format!("{}{}{}", slot.before, self.new_digest()?, slot.after),
+                })
+            }
         }
     }
 }

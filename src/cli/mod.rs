@@ -99,7 +99,8 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     let walk = discover::Walk {
         respect_ignore: !config.no_ignore,
     };
-    let discovery = discover::discover_with(&config.paths, &config.excludes, walk);
+    let discovery =
+        discover::discover_with(&config.paths, &config.excludes, walk, &options.patterns);
     if phases {
         say(&format!(
             "pin: reading {}",

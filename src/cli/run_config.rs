@@ -119,6 +119,7 @@ impl RunConfig {
             registry.platform = Some(platform);
         }
         settings.exclude.extend(args.excludes);
+        settings.patterns.warn_unmatched = args.paths.iter().any(|path| path.is_dir());
         settings.rewrite_registries.extend(args.rewrite_registries);
         let airlock = RegistryRewrite {
             rules: settings.rewrite_registries,
@@ -137,6 +138,7 @@ impl RunConfig {
             jobs,
             policy: settings.policy,
             airlock,
+            patterns: settings.patterns,
         };
         let color = match args.color {
             Color::Always => true,

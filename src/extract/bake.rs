@@ -264,6 +264,7 @@ impl Scanner<'_> {
                     target => target,
                 },
                 used_by: Vec::new(),
+                pieces: None,
             }
         };
         self.found.add(reference);

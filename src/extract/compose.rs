@@ -246,6 +246,7 @@ fn inline_references(text: &str, inline: &Scalar, dockerfile: Vec<Reference>) ->
                         .iter()
                         .flat_map(|map| reference.used_by.iter().filter_map(|s| map.to_file(*s)))
                         .collect(),
+                    pieces: None,
                 },
                 None => Reference::skip(
                     inline.token,

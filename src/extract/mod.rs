@@ -15,8 +15,11 @@ pub mod devcontainer;
 pub mod dockerfile;
 pub mod drone;
 pub mod gitlab;
+pub mod helm_values;
 pub(crate) mod json;
 pub mod kubernetes;
+pub mod kustomize;
+pub mod patterns;
 mod yaml;
 
 use std::collections::HashMap;
@@ -55,6 +58,12 @@ pub enum FileKind {
     Devcontainer,
     /// docker-bake files (HCL or JSON).
     Bake,
+    /// Helm values (`values*.yaml`, YAML beside a `Chart.yaml`).
+    HelmValues,
+    /// Kustomize's `kustomization.yaml`.
+    Kustomize,
+    /// A file read only by the `[[patterns]]` of `pin.toml`.
+    Patterns,
 }
 
 /// Where in a file a reference was found.
@@ -119,6 +128,14 @@ pub enum Site {
     DevcontainerImage,
     /// `contexts` value `docker-image://…` of a bake target.
     BakeContext,
+    /// A Helm values mapping `{registry?, repository, tag, digest?}`.
+    HelmImage,
+    /// A Helm values `image:` string.
+    HelmImageString,
+    /// An entry of a kustomization's `images:`.
+    KustomizeImage,
+    /// A match of a `[[patterns]]` regex.
+    Pattern,
 }
 
 /// Why a reference is not pinned.
@@ -148,6 +165,10 @@ pub enum SkipReason {
     /// The value of a YAML key written again later in the same mapping: the consumer
     /// reads the last one.
     DuplicateKey,
+    /// Helm values with an empty `tag` (the chart's `appVersion` fills it at install),
+    /// or a Kustomize entry with no `newTag` (the manifests' tag is kept): no tag is
+    /// written here to pin.
+    EmptyTag,
 }
 
 impl SkipReason {
@@ -165,6 +186,7 @@ impl SkipReason {
             SkipReason::BuildOutput => "build-output",
             SkipReason::Ignored => "ignored",
             SkipReason::DuplicateKey => "duplicate-key",
+            SkipReason::EmptyTag => "empty-tag",
         }
     }
 }
@@ -202,6 +224,10 @@ impl Site {
             Site::AzureService => "azure-service",
             Site::DevcontainerImage => "devcontainer-image",
             Site::BakeContext => "bake-context",
+            Site::HelmImage => "helm-image",
+            Site::HelmImageString => "helm-image-string",
+            Site::KustomizeImage => "kustomize-image",
+            Site::Pattern => "pattern",
         }
     }
 }
@@ -227,6 +253,44 @@ pub struct Reference {
     /// For an `ARG` default (site `arg-default`): the spans of the `FROM` operands
     /// that use it, in file order. Empty for every other reference.
     pub used_by: Vec<Span>,
+    /// For an image written in pieces (Helm values, Kustomize `images:`, a pattern's
+    /// `name`/`tag` groups): the image they make and where its digest goes. Pinning
+    /// then writes only the digest, and `span` is where the pieces start.
+    pub pieces: Option<Box<Pieces>>,
+}
+
+/// An image written in pieces, and where pinning writes its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pieces {
+    /// The image the pieces name, joined (`docker.io/bitnami/nginx:1.25`).
+    pub text: String,
+    /// Where the digest goes.
+    pub digest: DigestSlot,
+}
+
+/// Where a digest is written: `span` (an existing digest's value, or an empty span at
+/// an insertion point) becomes `before`, the digest, `after`. An inserted `digest:`
+/// line carries its indentation, key and quote in `before` and its quote and line
+/// ending in `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestSlot {
+    /// The bytes replaced (empty for an insertion).
+    pub span: Span,
+    /// Written before the digest.
+    pub before: String,
+    /// Written after the digest.
+    pub after: String,
+}
+
+impl DigestSlot {
+    /// The digest's value at `span` is replaced, as it stands.
+    pub fn value(span: Span) -> DigestSlot {
+        DigestSlot {
+            span,
+            before: String::new(),
+            after: String::new(),
+        }
+    }
 }
 
 impl Reference {
@@ -237,6 +301,7 @@ impl Reference {
             site,
             target: classify(span.of(text)),
             used_by: Vec::new(),
+            pieces: None,
         }
     }
 
@@ -247,6 +312,15 @@ impl Reference {
             site,
             target: Target::Skip(reason),
             used_by: Vec::new(),
+            pieces: None,
+        }
+    }
+
+    /// The reference's text: its bytes in `file`, or the image its pieces make.
+    pub fn text(&self, file: &str) -> String {
+        match &self.pieces {
+            Some(pieces) => pieces.text.clone(),
+            None => self.span.of(file).to_string(),
         }
     }
 }
@@ -298,6 +372,10 @@ pub fn extract(kind: FileKind, text: &str) -> Result<Vec<Reference>, ExtractErro
         FileKind::Azure => azure::extract(text)?,
         FileKind::Devcontainer => devcontainer::extract(text)?,
         FileKind::Bake => bake::extract(text)?,
+        FileKind::HelmValues => helm_values::extract(text)?,
+        FileKind::Kustomize => kustomize::extract(text)?,
+        // Read by the patterns stage, which knows the file's path and its patterns.
+        FileKind::Patterns => Vec::new(),
     };
     mark_ignored(text, &mut references);
     references.sort_by_key(|r| r.span);
@@ -330,7 +408,7 @@ pub const IGNORE_MARKER: &str = "pin:ignore";
 /// Mark references on a line that carries a `# pin:ignore` comment, or right below a
 /// line that is only such a comment. Each line is searched once, however many
 /// references it holds.
-fn mark_ignored(text: &str, references: &mut [Reference]) {
+pub(crate) fn mark_ignored(text: &str, references: &mut [Reference]) {
     let lines = LineIndex::new(text);
     let mut ignored_lines: HashMap<(usize, usize), bool> = HashMap::new();
     for reference in references.iter_mut() {
@@ -352,6 +430,25 @@ fn mark_ignored(text: &str, references: &mut [Reference]) {
             reference.target = Target::Skip(SkipReason::Ignored);
         }
     }
+}
+
+/// Whether the line of `span` carries a `# pin:ignore` comment, or the line above is
+/// only such a comment.
+pub(crate) fn ignored_at(text: &str, span: Span) -> bool {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
+    let previous = match line_start {
+        0 => "",
+        _ => {
+            let previous_start = text[..line_start - 1].rfind('\n').map_or(0, |i| i + 1);
+            &text[previous_start..line_start - 1]
+        }
+    };
+    let previous_is_comment = previous.trim_start().starts_with('#');
+    has_ignore_comment(&text[line_start..line_end])
+        || previous_is_comment && has_ignore_comment(previous)
 }
 
 /// Whether a line has a comment `# pin:ignore` (spaces after `#` allowed).

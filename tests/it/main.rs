@@ -30,4 +30,5 @@ mod resolve;
 mod sarif;
 mod snapshots;
 mod update;
+mod values;
 mod yaml_rules;

@@ -137,3 +137,43 @@ fn kubernetes_json_rules() {
         insta::assert_snapshot!(list_json(path));
     });
 }
+
+#[test]
+fn helm_values_rules() {
+    insta::glob!("../../testdata/helm", "**/values*.yaml", |path| {
+        insta::assert_snapshot!(list_json(path));
+    });
+}
+
+#[test]
+fn kustomize_rules() {
+    insta::glob!(
+        "../../testdata/kustomize",
+        "**/{kustomization.yaml,Kustomization}",
+        |path| {
+            insta::assert_snapshot!(list_json(path));
+        }
+    );
+}
+
+/// The files of `testdata/patterns/`, read with that folder's `pin.toml`.
+#[test]
+fn pattern_rules() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/patterns");
+    let copy = support::copy_out(&root);
+    insta::glob!(
+        "../../testdata/patterns",
+        "{Makefile,*.tf,scripts/*.sh}",
+        |path| {
+            let output = pin_cmd()
+                .current_dir(copy.path())
+                .args(["--list", "--format", "json", "--config", "pin.toml"])
+                .arg(path.strip_prefix(&root).unwrap())
+                .output()
+                .expect("run pin");
+            let status = output.status.code().unwrap_or(-1);
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            insta::assert_snapshot!(format!("exit status {status}\n{stdout}"));
+        }
+    );
+}

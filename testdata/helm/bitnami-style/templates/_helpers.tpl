@@ -1,0 +1,3 @@
+{{- define "image" -}}
+{{ .registry }}/{{ .repository }}:{{ .tag }}{{ with .digest }}@{{ . }}{{ end }}
+{{- end -}}

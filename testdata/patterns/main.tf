@@ -1,0 +1,5 @@
+module "web" {
+  source = "./modules/web"
+  image  = "nginx"
+  tag    = "1.25"
+}
