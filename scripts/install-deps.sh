@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what pin's tests and demo need and a fresh machine lacks: Debian's
-# docker-registry (the distribution registry) and git. The package would start its
+# docker-registry (the distribution registry), git, and the attr and acl tools
+# (setfattr, getfattr, setfacl, getfacl) that the tests of kept file attributes use. The package would start its
 # own registry service on :5000 on every interface; a policy-rc.d that exits 101 stops
 # that, and is removed again afterwards.
 set -euo pipefail
@@ -9,6 +10,8 @@ missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v setfattr >/dev/null 2>&1 || missing+=(attr)
+command -v setfacl >/dev/null 2>&1 || missing+=(acl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
