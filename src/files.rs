@@ -55,6 +55,12 @@ impl TextError {
 /// not a regular file (a FIFO put where a Dockerfile was must not block the run).
 pub fn read_text(path: &Path) -> Result<String, TextError> {
     let bytes = read_regular(path, MAX_FILE_SIZE).map_err(TextError::Read)?;
+    text_of(bytes)
+}
+
+/// The bytes of a file as UTF-8 text, refusing what is binary (a NUL byte) or not
+/// UTF-8.
+pub fn text_of(bytes: Vec<u8>) -> Result<String, TextError> {
     let line_at = |bytes: &[u8], at: usize| bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
         return Err(TextError::Binary {

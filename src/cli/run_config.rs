@@ -109,6 +109,7 @@ impl RunConfig {
             jobs,
             policy: settings.policy,
             airlock,
+            allow_unparsable: settings.allow_unparsable || args.allow_unparsable,
         };
         let color = match args.color {
             Color::Always => true,

@@ -684,9 +684,11 @@ fn invalid_utf8_and_nul_bytes_are_reported_with_file_and_line() {
     )
     .unwrap();
 
-    // A YAML file whose name says nothing may be anything: only a warning.
+    // A YAML file whose name says nothing may be anything: a warning, unless it has
+    // `image:` keys.
     fs::create_dir(dir.path().join("k8s")).unwrap();
     fs::write(dir.path().join("k8s/blob.yaml"), b"image: a\n\0").unwrap();
+    fs::write(dir.path().join("k8s/other.yaml"), b"data: a\n\0").unwrap();
 
     let output = run_within(
         pin_via(dir.path(), registry.host()).arg("--write"),
@@ -694,8 +696,9 @@ fn invalid_utf8_and_nul_bytes_are_reported_with_file_and_line() {
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let err = stderr(&output);
+    assert!(err.contains("error: k8s/blob.yaml:2: binary file"), "{err}");
     assert!(
-        err.contains("warning: k8s/blob.yaml:2: binary file"),
+        err.contains("warning: k8s/other.yaml:2: binary file"),
         "{err}"
     );
     assert!(
@@ -976,4 +979,93 @@ fn a_hard_linked_file_is_reported_not_split() {
     assert_eq!(read(dir.path(), "a/Dockerfile"), OLD);
     assert_eq!(read(dir.path(), "b/Dockerfile"), new);
     assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+}
+
+// ---------------------------------------------------------------------------------
+// The gate fails closed
+
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n      image: nginx:1.27\n";
+
+/// `pin --check` (offline) in `dir` with `args`.
+fn check(dir: &Path, args: &[&str]) -> Output {
+    run_within(
+        pin_cmd().current_dir(dir).arg("--check").args(args),
+        Duration::from_secs(30),
+    )
+}
+
+/// A valid Pod followed by a broken document: the file cannot be read as a whole, so
+/// `--check` cannot vouch for the Pod's unpinned image and fails, as it does for a
+/// YAML file over the size limit and one that is not UTF-8 but has `image:` keys.
+#[test]
+fn check_fails_on_a_manifest_it_cannot_parse_or_read() {
+    let broken = format!("{POD}---\nspec: [unclosed\n");
+    let dir = tree(&[("k8s/pod.yaml", &broken)]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("error: k8s/pod.yaml:11: column"),
+        "{}",
+        stderr(&output)
+    );
+
+    let dir = tree(&[]);
+    let mut huge = POD.to_string();
+    while huge.len() as u64 <= 16 * 1024 * 1024 {
+        huge.push_str(&format!("# {}\n", "padding ".repeat(64)));
+    }
+    fs::write(dir.path().join("pod.yaml"), &huge).unwrap();
+    fs::write(dir.path().join("latin1.yaml"), b"image: caf\xe9:1\n").unwrap();
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("error: pod.yaml: ")
+            && err.contains("bytes is larger than the 16777216-byte limit"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: latin1.yaml:1: not valid UTF-8"),
+        "{err}"
+    );
+}
+
+/// A YAML file pin recognises as no kind and without `image:` keys is most likely
+/// not a manifest: a warning. `--allow-unparsable` (or `allow-unparsable = true` in
+/// `pin.toml`) makes the broken manifest a warning too; a Dockerfile's error too.
+#[test]
+fn unparsable_files_are_warnings_only_when_they_hold_no_image_or_when_allowed() {
+    let broken = format!("{POD}---\nspec: [unclosed\n");
+    let files = [
+        ("notes.yaml", "just: [a note\n"),
+        ("k8s/pod.yaml", broken.as_str()),
+        ("Dockerfile", "FROM a\nRUN <<EOF\necho\n"),
+        ("ok/Dockerfile", "FROM alpine:3.20\n"),
+    ];
+    let dir = tree(&files[..1]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning: notes.yaml:"),
+        "{}",
+        stderr(&output)
+    );
+
+    let dir = tree(&files);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let output = check(dir.path(), &["--allow-unparsable"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("warning: k8s/pod.yaml:11: column"), "{err}");
+    assert!(!err.contains("error:"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ok/Dockerfile:1:6"),
+        "the rest is still checked"
+    );
+
+    fs::write(dir.path().join("pin.toml"), "allow-unparsable = true\n").unwrap();
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("warning: k8s/pod.yaml:11"));
 }
