@@ -154,6 +154,16 @@ pub enum WriteError {
     /// The path no longer names a regular file.
     #[error("no longer a regular file")]
     NotAFile,
+    /// The new text is larger than pin reads: pin could not read the file again.
+    #[error(
+        "its new text would be {size} bytes, larger than the {limit}-byte limit of what pin reads; not written"
+    )]
+    TooLarge {
+        /// The size of the new text.
+        size: u64,
+        /// The limit ([`MAX_FILE_SIZE`]).
+        limit: u64,
+    },
     /// Reading, writing or renaming failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -180,8 +190,10 @@ fn temp_affixes(name: &str) -> (String, &'static str) {
 /// folder's permission, so root, or anyone who may write the folder, could otherwise
 /// replace it), a file with several hard links (the other names would keep the
 /// old text), and another user's file that this user may write but whose owner a
-/// replacement could not keep. A failed write leaves no temporary file behind.
+/// replacement could not keep, and a new text over [`MAX_FILE_SIZE`] (pin could not
+/// read the file again). A failed write leaves no temporary file behind.
 pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), WriteError> {
+    fits_the_limit(new)?;
     let target = resolve_link(path)?;
     let metadata = fs::metadata(&target)?;
     if !metadata.is_file() {
@@ -220,6 +232,19 @@ pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), Writ
     // Best effort: the file is already replaced; this only makes the rename durable.
     if let Ok(folder) = fs::File::open(folder) {
         let _ = folder.sync_all();
+    }
+    Ok(())
+}
+
+/// Refuse a new text that pin could not read back: the limit applies to what pin
+/// reads, so a file pin writes must stay within it.
+pub fn fits_the_limit(new: &[u8]) -> Result<(), WriteError> {
+    let size = new.len() as u64;
+    if size > MAX_FILE_SIZE {
+        return Err(WriteError::TooLarge {
+            size,
+            limit: MAX_FILE_SIZE,
+        });
     }
     Ok(())
 }

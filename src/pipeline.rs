@@ -268,7 +268,15 @@ pub fn decide(
             .collect();
         if !edits.is_empty() && !file_outcome.has_errors() {
             match rewrite::splice(&file_outcome.source.text, &edits) {
-                Ok(text) => file_outcome.new_text = Some(text),
+                // A dry run shows no diff that --write would refuse.
+                Ok(text) => match files::fits_the_limit(text.as_bytes()) {
+                    Ok(()) => file_outcome.new_text = Some(text),
+                    Err(e) => outcome.errors.push(Problem {
+                        path: file_outcome.source.path.clone(),
+                        line: None,
+                        message: e.to_string(),
+                    }),
+                },
                 Err(e) => outcome.errors.push(Problem {
                     path: file_outcome.source.path.clone(),
                     line: None,

@@ -1069,3 +1069,37 @@ fn unparsable_files_are_warnings_only_when_they_hold_no_image_or_when_allowed() 
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("warning: k8s/pod.yaml:11"));
 }
+
+/// The size limit applies to what pin reads, so pin never writes a file it could not
+/// read again: a pin that would push a file over 16 MiB is refused, and said so.
+#[test]
+fn a_write_that_would_cross_the_size_limit_is_refused() {
+    let (registry, new) = registry_with_alpine();
+    let limit = 16 * 1024 * 1024;
+    let mut big = OLD.to_string();
+    let line = format!("# {}\n", "padding ".repeat(64));
+    while big.len() + line.len() <= limit {
+        big.push_str(&line);
+    }
+    big.push_str(&"#".repeat(limit - big.len() - 1));
+    big.push('\n');
+    assert_eq!(big.len(), limit, "as large as pin reads");
+    let dir = tree(&[("big/Dockerfile", &big), ("small/Dockerfile", OLD)]);
+
+    let output = run_within(
+        pin_via(dir.path(), registry.host()).arg("--write"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let pinned_size = big.len() + new.len() - OLD.len();
+    assert!(
+        stderr(&output).contains(&format!(
+            "error: big/Dockerfile: its new text would be {pinned_size} bytes, larger than the 16777216-byte limit of what pin reads; not written"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(read(dir.path(), "big/Dockerfile") == big, "left as it was");
+    assert_eq!(read(dir.path(), "small/Dockerfile"), new);
+    assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+}
