@@ -93,11 +93,11 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         message: e.message.clone(),
     });
     outcome.errors.splice(0..0, walk_problems);
-    let mut errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    let mut errors: Vec<String> = outcome.errors.iter().map(summary::problem_line).collect();
     errors.extend(summary::resolve_errors(&outcome));
     print_stdout(&render(&outcome, &config))?;
     for warning in &outcome.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", summary::problem_line(warning));
     }
     for error in &errors {
         eprintln!("error: {error}");

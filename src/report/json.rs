@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::escape::path_text;
 use super::{Summary, status_name};
 use crate::extract::{SkipReason, Target};
 use crate::outcome::{Found, Outcome, Status};
@@ -56,7 +57,7 @@ pub fn render(outcome: &Outcome, list: bool) -> String {
         .flat_map(|file| {
             file.references
                 .iter()
-                .map(move |found| reference(&file.source.path.to_string_lossy(), found, list))
+                .map(move |found| reference(&path_text(&file.source.path), found, list))
         })
         .collect();
     let problems = outcome
@@ -65,7 +66,7 @@ pub fn render(outcome: &Outcome, list: bool) -> String {
         .map(|p| (p, true))
         .chain(outcome.warnings.iter().map(|p| (p, false)))
         .map(|(p, fatal)| JsonProblem {
-            file: p.path.to_string_lossy().into_owned(),
+            file: path_text(&p.path),
             line: p.line,
             message: p.message.clone(),
             fatal,
@@ -106,7 +107,7 @@ fn reference<'a>(file: &str, found: &'a Found, list: bool) -> JsonReference<'a> 
         Target::Skip(_) => None,
     };
     JsonReference {
-        file: file.replace('\\', "/"),
+        file: file.to_string(),
         line: found.position.line,
         column: found.position.column,
         offset: found.reference.span.start,
