@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what pin's tests and demo need and a fresh machine lacks: Debian's
-# docker-registry (the distribution registry) and git. The package would start its
+# docker-registry (the distribution registry), git, and the attr and acl tools
+# (setfattr, getfattr, setfacl, getfacl) that the tests of kept file attributes use. The package would start its
 # own registry service on :5000 on every interface; a policy-rc.d that exits 101 stops
 # that, and is removed again afterwards.
 set -euo pipefail
@@ -9,6 +10,8 @@ missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v setfattr >/dev/null 2>&1 || missing+=(attr)
+command -v setfacl >/dev/null 2>&1 || missing+=(acl)
 # Python tools the tests run: jsonschema (with rfc3987 for URI formats) validates
 # SARIF logs against the official schema (tests/sarif.rs); pre-commit runs pin's
 # hooks in a throwaway repository (tests/bot.rs). They come from PyPI, with pip.
@@ -24,7 +27,6 @@ python_tools() {
     || python3 -m pip install --quiet --break-system-packages "${wanted[@]}"
 }
 [ ${#missing[@]} -eq 0 ] && { python_tools; exit 0; }
-[ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
 if [ "$(id -u)" != 0 ]; then
@@ -39,7 +41,7 @@ if [ ! -e "$policy" ]; then
   $sudo chmod +x "$policy"
   created_policy=1
 fi
-cleanup() { [ -n "$created_policy" ] && $sudo rm -f "$policy"; }
+cleanup() { if [ -n "$created_policy" ]; then $sudo rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 echo "installing ${missing[*]} ..." >&2

@@ -6,6 +6,7 @@
 //! ca-files = ["certs/corp-ca.pem"]      # relative to this file
 //! platform = "linux/amd64"
 //! jobs = 16
+//! allow-unparsable = false              # like --allow-unparsable
 //!
 //! [mirrors]
 //! "docker.io" = "harbor.corp.example/dockerhub"
@@ -67,6 +68,7 @@ struct RawSettings {
     #[serde(default)]
     rewrite_registries: BTreeMap<String, String>,
     trust_private: Option<bool>,
+    allow_unparsable: Option<bool>,
     #[serde(default)]
     policy: RawPolicy,
     #[serde(default)]
@@ -123,6 +125,8 @@ pub struct Settings {
     pub rewrite_registries: Vec<Mirror>,
     /// `trust-private`.
     pub trust_private: bool,
+    /// `allow-unparsable`.
+    pub allow_unparsable: bool,
     /// `[policy]`.
     pub policy: Policy,
     /// `[[patterns]]`, compiled; their globs are relative to this file's folder.
@@ -214,6 +218,7 @@ impl Settings {
             jobs: raw.jobs,
             rewrite_registries,
             trust_private: raw.trust_private.unwrap_or(false),
+            allow_unparsable: raw.allow_unparsable.unwrap_or(false),
             policy,
             patterns,
         })
@@ -313,6 +318,8 @@ mod tests {
         assert_eq!(s.registry.ca_files, vec![PathBuf::from("conf/ca.pem")]);
         assert_eq!(s.jobs, Some(4));
         assert!(s.policy.require_tag && s.policy.require_digest);
+        assert!(!s.allow_unparsable);
+        assert!(parse("allow-unparsable = true\n").unwrap().allow_unparsable);
     }
 
     #[test]

@@ -920,5 +920,11 @@ mod tests {
             display_path(Path::new("Dockerfile")),
             PathBuf::from("Dockerfile")
         );
+        // On Unix a backslash is a character of a name, not a folder separator.
+        #[cfg(unix)]
+        assert_eq!(
+            display_path(Path::new("./back\\slash/Dockerfile")),
+            PathBuf::from("back\\slash/Dockerfile")
+        );
     }
 }

@@ -1,6 +1,10 @@
 //! Files: reading what `pin` scans (regular files only, capped, UTF-8) and writing
-//! what it changes — atomically, keeping mode and owner, never over a file that
-//! changed since it was read — and the clean-up of temporary files a killed run left.
+//! what it changes — atomically, keeping mode, owner and extended attributes, never
+//! over a file that changed since it was read — and the clean-up of temporary files a
+//! killed run left.
+
+mod attributes;
+mod temp;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -55,6 +59,12 @@ impl TextError {
 /// not a regular file (a FIFO put where a Dockerfile was must not block the run).
 pub fn read_text(path: &Path) -> Result<String, TextError> {
     let bytes = read_regular(path, MAX_FILE_SIZE).map_err(TextError::Read)?;
+    text_of(bytes)
+}
+
+/// The bytes of a file as UTF-8 text, refusing what is binary (a NUL byte) or not
+/// UTF-8.
+pub fn text_of(bytes: Vec<u8>) -> Result<String, TextError> {
     let line_at = |bytes: &[u8], at: usize| bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
         return Err(TextError::Binary {
@@ -95,11 +105,7 @@ pub enum ReadError {
 /// size is known before anything is read (a 100 MB file costs no 100 MB), and a file
 /// that grows while it is read is still cut off at the limit.
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path)?;
+    let file = open_nonblocking(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(ReadError::NotAFile);
@@ -119,6 +125,16 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         });
     }
     Ok(bytes)
+}
+
+/// Open `path` for reading without blocking: a FIFO put in a file's place opens at
+/// once instead of waiting for a writer.
+fn open_nonblocking(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options.open(path)
 }
 
 /// Why a file was not written.
@@ -148,6 +164,30 @@ pub enum WriteError {
     /// The path no longer names a regular file.
     #[error("no longer a regular file")]
     NotAFile,
+    /// The file's extended attributes could not be read, so they could not be kept.
+    #[error(
+        "its extended attributes could not be read ({0}), so a replacement could not keep them"
+    )]
+    Attributes(std::io::Error),
+    /// An extended attribute (a SELinux label, an ACL, a `user.` attribute) could not
+    /// be given to the replacement.
+    #[error("its extended attribute {name} could not be kept ({error})")]
+    Attribute {
+        /// The attribute's name.
+        name: String,
+        /// Why it could not be set.
+        error: std::io::Error,
+    },
+    /// The new text is larger than pin reads: pin could not read the file again.
+    #[error(
+        "its new text would be {size} bytes, larger than the {limit}-byte limit of what pin reads; not written"
+    )]
+    TooLarge {
+        /// The size of the new text.
+        size: u64,
+        /// The limit ([`MAX_FILE_SIZE`]).
+        limit: u64,
+    },
     /// Reading, writing or renaming failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -163,8 +203,9 @@ fn temp_affixes(name: &str) -> (String, &'static str) {
 /// Replace the file at `path` with `new` atomically, if it still holds `original`.
 ///
 /// The new text goes to a temporary file in the same folder, which is given the old
-/// file's owner, group and permissions, flushed to disk, and renamed over the
-/// old one, so a reader sees either the old file or the new one, never a mix; the
+/// file's owner, group, extended attributes (SELinux label, POSIX ACLs, `user.`
+/// attributes, file capabilities) and permissions, flushed to disk, and renamed over
+/// the old one, so a reader sees either the old file or the new one, never a mix; the
 /// folder is flushed too, so the rename survives a crash. A symbolic link is written
 /// through: its target is replaced and the link stays.
 ///
@@ -174,8 +215,11 @@ fn temp_affixes(name: &str) -> (String, &'static str) {
 /// folder's permission, so root, or anyone who may write the folder, could otherwise
 /// replace it), a file with several hard links (the other names would keep the
 /// old text), and another user's file that this user may write but whose owner a
-/// replacement could not keep. A failed write leaves no temporary file behind.
+/// replacement could not keep, a file with an extended attribute the replacement
+/// could not be given, and a new text over [`MAX_FILE_SIZE`] (pin could not read the
+/// file again). A failed write leaves no temporary file behind.
 pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), WriteError> {
+    fits_the_limit(new)?;
     let target = resolve_link(path)?;
     let metadata = fs::metadata(&target)?;
     if !metadata.is_file() {
@@ -189,6 +233,7 @@ pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), Writ
         return Err(WriteError::HardLinks(links));
     }
     still_holds(&target, original)?;
+    let kept = attributes::list(&open_nonblocking(&target)?).map_err(WriteError::Attributes)?;
     let folder = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -197,23 +242,66 @@ pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), Writ
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (prefix, suffix) = temp_affixes(&name);
+    let (prefix, _) = temp_affixes(&name);
     // Dropping `temp` on any error below removes it.
-    let mut temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(suffix)
-        .tempfile_in(folder)?;
-    temp.write_all(new)?;
-    // Owner first: changing the owner may clear set-id bits the mode then restores.
-    keep_owner(temp.as_file(), &metadata)?;
-    temp.as_file().set_permissions(metadata.permissions())?;
-    temp.as_file().sync_all()?;
+    let temp = temp::Temp::new(folder, &prefix)?;
+    let mut file = temp.file();
+    file.write_all(new)?;
+    // Owner first: changing the owner may clear set-id bits and file capabilities,
+    // which the attributes and the mode then restore; the mode last, as it is (an
+    // ACL's mask is the mode's group bits).
+    keep_owner(file, &metadata)?;
+    keep_attributes(file, &kept)?;
+    file.set_permissions(metadata.permissions())?;
+    file.sync_all()?;
     // Last look before the rename: a change made while we wrote is not overwritten.
     still_holds(&target, original)?;
-    temp.persist(&target).map_err(|e| WriteError::Io(e.error))?;
+    temp.persist(&target)?;
     // Best effort: the file is already replaced; this only makes the rename durable.
     if let Ok(folder) = fs::File::open(folder) {
         let _ = folder.sync_all();
+    }
+    Ok(())
+}
+
+/// Refuse a new text that pin could not read back: the limit applies to what pin
+/// reads, so a file pin writes must stay within it.
+pub fn fits_the_limit(new: &[u8]) -> Result<(), WriteError> {
+    let size = new.len() as u64;
+    if size > MAX_FILE_SIZE {
+        return Err(WriteError::TooLarge {
+            size,
+            limit: MAX_FILE_SIZE,
+        });
+    }
+    Ok(())
+}
+
+/// Give the new file the old one's extended attributes (those this user could read),
+/// and no ACL the old one lacks (a folder's default ACL gives one to every new file).
+/// One that cannot be set is an error: the file is not written.
+fn keep_attributes(temp: &fs::File, kept: &[attributes::Attribute]) -> Result<(), WriteError> {
+    let failed = |name: &std::ffi::CStr, error| WriteError::Attribute {
+        name: name.to_string_lossy().into_owned(),
+        error,
+    };
+    for attribute in kept {
+        let name = attribute.name.as_c_str();
+        if name.to_bytes() == attributes::TEMP_MARK.as_bytes() {
+            continue;
+        }
+        // A label the new file already has (SELinux gives one to every new file)
+        // needs no permission to keep.
+        match attributes::get(temp, &attribute.name) {
+            Ok(Some(value)) if value == attribute.value => continue,
+            _ => {}
+        }
+        attributes::set(temp, &attribute.name, &attribute.value)
+            .map_err(|error| failed(name, error))?;
+    }
+    let acl = std::ffi::CString::new("system.posix_acl_access").expect("no NUL");
+    if !kept.iter().any(|a| a.name == acl) {
+        attributes::remove(temp, &acl).map_err(|error| failed(&acl, error))?;
     }
     Ok(())
 }
@@ -275,8 +363,11 @@ fn hard_links(_metadata: &fs::Metadata) -> u64 {
 ///
 /// A process killed between creating its temporary file and renaming it (SIGKILL,
 /// a power cut) cannot remove it. Only names of exactly pin's pattern for one of
-/// these files (`.NAME.PID.XXXXXX.pin-tmp`) are considered, and only those whose
-/// process is gone: a temporary file of a `pin` still running is left alone. Where
+/// these files (`.NAME.PID.XXXXXX.pin-tmp`) are considered, only files that carry
+/// pin's mark (the attribute `user.pin.temp` holding the file's own name, random
+/// part included: a user's file that happens to have such a name is not pin's), and
+/// only those whose process is gone: a temporary file of a `pin` still running is
+/// left alone. Where
 /// that cannot be told (no process table), nothing is removed. Each folder is read
 /// once, however many of the files it holds.
 pub fn remove_stale_temps<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<PathBuf> {
@@ -310,6 +401,7 @@ pub fn remove_stale_temps<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<
             if names.contains(name)
                 && is_file
                 && process_is_gone(pid)
+                && attributes::is_marked_temp(&entry.path(), &file_name.to_string_lossy())
                 && fs::remove_file(entry.path()).is_ok()
             {
                 removed.push(entry.path());

@@ -45,6 +45,9 @@ pub struct Options {
     pub airlock: RegistryRewrite,
     /// `[[patterns]]` of the settings file.
     pub patterns: Patterns,
+    /// `--allow-unparsable`: a file that was read but could not be understood is a
+    /// warning, not an error (see [`scan`]).
+    pub allow_unparsable: bool,
 }
 
 impl Options {
@@ -57,6 +60,7 @@ impl Options {
             policy: Policy::default(),
             airlock: RegistryRewrite::default(),
             patterns: Patterns::default(),
+            allow_unparsable: false,
         }
     }
 
@@ -83,28 +87,64 @@ pub struct Scanned {
 
 /// Read and extract every candidate. Files that cannot be read or parsed are
 /// reported and left out; the rest go on.
+///
+/// The gate fails closed: such a file is an error (the run exits 2), whatever its
+/// kind, since the references it holds cannot be checked. Two exceptions make it a
+/// warning: a YAML file that pin recognises as no kind and that has no `image:` key
+/// (it is most likely not a manifest at all), and an excluded file. With
+/// `--allow-unparsable` every file that was read but could not be understood (too
+/// large, binary, not UTF-8, a syntax error) is a warning; a file that could not be
+/// read at all (no permission, gone) is always an error.
 pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
+    scan_with(candidates, false, outcome)
+}
+
+/// [`scan`], with `allow_unparsable` as `--allow-unparsable` sets it.
+pub fn scan_with(
+    candidates: &[Candidate],
+    allow_unparsable: bool,
+    outcome: &mut Outcome,
+) -> Vec<Scanned> {
     let mut scanned = Vec::new();
     for candidate in candidates {
-        // A YAML file that is not of a known kind may be anything: if it cannot be
-        // read as YAML it is most likely not a manifest, so that is a warning only.
-        let guessed = candidate.kind == FileKind::Kubernetes || candidate.excluded;
-        let report = |outcome: &mut Outcome, line: Option<usize>, message: String| {
+        let report = |outcome: &mut Outcome, fatal: bool, line: Option<usize>, message: String| {
             let problem = Problem {
                 path: candidate.path.clone(),
                 line,
                 message,
             };
-            if guessed {
-                outcome.warnings.push(problem)
-            } else {
+            if fatal {
                 outcome.errors.push(problem)
+            } else {
+                outcome.warnings.push(problem)
             }
         };
-        let text = match files::read_text(&candidate.path) {
+        // Whether a file that was read but not understood fails the run.
+        let unparsable_fails = |holds_images: bool, recognised: bool| {
+            !allow_unparsable && !candidate.excluded && (holds_images || recognised)
+        };
+        let known_kind = candidate.kind != FileKind::Kubernetes;
+        let bytes = match files::read_regular(&candidate.path, files::MAX_FILE_SIZE) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let fatal = match e {
+                    files::ReadError::Io(_) => !candidate.excluded,
+                    // Nothing was read: what it holds is unknown.
+                    files::ReadError::NotAFile | files::ReadError::TooLarge { .. } => {
+                        unparsable_fails(true, true)
+                    }
+                };
+                let e = files::TextError::Read(e);
+                report(outcome, fatal, e.line(), e.to_string());
+                continue;
+            }
+        };
+        let holds_images = has_image_key(&bytes);
+        let text = match files::text_of(bytes) {
             Ok(text) => text,
             Err(e) => {
-                report(outcome, e.line(), e.to_string());
+                let fatal = unparsable_fails(holds_images, known_kind);
+                report(outcome, fatal, e.line(), e.to_string());
                 continue;
             }
         };
@@ -112,8 +152,10 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
         let mut references = match extract::extract(kind, &text) {
             Ok(references) => references,
             Err(e) => {
+                let fatal = unparsable_fails(holds_images, kind != FileKind::Kubernetes);
                 report(
                     outcome,
+                    fatal,
                     Some(e.position.line),
                     format!("column {}: {}; file skipped", e.position.column, e.message),
                 );
@@ -252,6 +294,25 @@ pub fn warn_unread_digests(outcome: &mut Outcome) {
     outcome.warnings.extend(warnings);
 }
 
+/// Whether `bytes` hold an `image` key: `image:`, `"image":` or `'image' :`. A
+/// cheap look at the bytes, for files that could not be parsed: a hit means the
+/// file may well hold image references.
+fn has_image_key(bytes: &[u8]) -> bool {
+    const KEY: &[u8] = b"image";
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(KEY.len()).position(|w| w == KEY) {
+        rest = &rest[at + KEY.len()..];
+        let after = rest
+            .iter()
+            .position(|&b| !matches!(b, b'"' | b'\'' | b' ' | b'\t'))
+            .map_or(&[][..], |skip| &rest[skip..]);
+        if after.first() == Some(&b':') {
+            return true;
+        }
+    }
+    false
+}
+
 /// The lookups a run needs: every tagged image it will pin or re-check.
 pub fn lookups(scanned: &[Scanned], options: &Options) -> Vec<Lookup> {
     if !options.resolves() {
@@ -318,7 +379,15 @@ pub fn decide(
             .collect();
         if !edits.is_empty() && !file_outcome.has_errors() {
             match rewrite::splice(&file_outcome.source.text, &edits) {
-                Ok(text) => file_outcome.new_text = Some(text),
+                // A dry run shows no diff that --write would refuse.
+                Ok(text) => match files::fits_the_limit(text.as_bytes()) {
+                    Ok(()) => file_outcome.new_text = Some(text),
+                    Err(e) => outcome.errors.push(Problem {
+                        path: file_outcome.source.path.clone(),
+                        line: None,
+                        message: e.to_string(),
+                    }),
+                },
                 Err(e) => outcome.errors.push(Problem {
                     path: file_outcome.source.path.clone(),
                     line: None,
@@ -373,7 +442,7 @@ pub async fn run<R: Resolver + ?Sized>(
     on_lookups: impl FnOnce(&[Lookup]),
 ) -> Outcome {
     let mut outcome = Outcome::default();
-    let mut scanned = scan(candidates, &mut outcome);
+    let mut scanned = scan_with(candidates, options.allow_unparsable, &mut outcome);
     scan_patterns(candidates, &options.patterns, &mut scanned, &mut outcome);
     let lookups = lookups(&scanned, options);
     on_lookups(&lookups);

@@ -103,6 +103,12 @@ pub struct Args {
     #[arg(long)]
     pub trust_private: bool,
 
+    /// Let files that cannot be parsed (or are binary, not UTF-8 or over 16 MiB) be
+    /// warnings instead of errors, for trees that hold broken YAML on purpose. Their
+    /// image references are not checked.
+    #[arg(long)]
+    pub allow_unparsable: bool,
+
     /// Colour: auto (on a terminal, unless NO_COLOR is set), always or never.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,

@@ -166,12 +166,12 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         message: e.message.clone(),
     });
     outcome.errors.splice(0..0, walk_problems);
-    let mut errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    let mut errors: Vec<String> = outcome.errors.iter().map(summary::problem_line).collect();
     errors.extend(summary::resolve_errors(&outcome));
     print_stdout(&render(&outcome, &config))?;
     if !config.quiet {
         for warning in &outcome.warnings {
-            say(&format!("warning: {warning}"));
+            say(&format!("warning: {}", summary::problem_line(warning)));
         }
     }
     for error in &errors {

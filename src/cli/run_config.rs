@@ -139,6 +139,7 @@ impl RunConfig {
             policy: settings.policy,
             airlock,
             patterns: settings.patterns,
+            allow_unparsable: settings.allow_unparsable || args.allow_unparsable,
         };
         let color = match args.color {
             Color::Always => true,

@@ -1,7 +1,9 @@
-//! Unified diffs that `git apply` accepts, with paths relative to the current folder.
+//! Unified diffs that `git apply` accepts, with paths relative to the current folder,
+//! quoted as git quotes them.
 
 use similar::TextDiff;
 
+use super::escape::git_path;
 use crate::outcome::Outcome;
 
 const RED: &str = "\x1b[31m";
@@ -17,14 +19,22 @@ pub fn render(outcome: &Outcome, color: bool) -> String {
         let Some(new_text) = &file.new_text else {
             continue;
         };
-        let path = file.source.path.to_string_lossy().replace('\\', "/");
+        let old = git_path("a/", &file.source.path);
+        let new = git_path("b/", &file.source.path);
+        // As git does: a name with a space that needs no quotes ends with a tab on
+        // the `---` and `+++` lines, so that `git apply` knows where it ends.
+        let end = if old.contains(' ') && !old.starts_with('"') {
+            "\t"
+        } else {
+            ""
+        };
         let diff = TextDiff::from_lines(file.source.text.as_str(), new_text.as_str());
         let body = diff
             .unified_diff()
             .context_radius(3)
-            .header(&format!("a/{path}"), &format!("b/{path}"))
+            .header(&format!("{old}{end}"), &format!("{new}{end}"))
             .to_string();
-        let header = format!("diff --git a/{path} b/{path}\n");
+        let header = format!("diff --git {old} {new}\n");
         if color {
             out.push_str(&paint(&header, BOLD));
             for line in body.split_inclusive('\n') {

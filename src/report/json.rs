@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::escape::path_text;
 use super::{Summary, status_name};
 use crate::extract::{SkipReason, Target};
 use crate::outcome::{Found, Outcome, Status};
@@ -60,7 +61,7 @@ pub fn render(outcome: &Outcome, list: bool) -> String {
         .flat_map(|file| {
             let lines = LineIndex::new(&file.source.text);
             file.references.iter().map(move |found| {
-                let mut json = reference(&file.source.path.to_string_lossy(), found, list);
+                let mut json = reference(&path_text(&file.source.path), found, list);
                 json.used_by = found
                     .reference
                     .used_by
@@ -77,7 +78,7 @@ pub fn render(outcome: &Outcome, list: bool) -> String {
         .map(|p| (p, true))
         .chain(outcome.warnings.iter().map(|p| (p, false)))
         .map(|(p, fatal)| JsonProblem {
-            file: p.path.to_string_lossy().into_owned(),
+            file: path_text(&p.path),
             line: p.line,
             message: p.message.clone(),
             fatal,
@@ -118,7 +119,7 @@ fn reference<'a>(file: &str, found: &'a Found, list: bool) -> JsonReference<'a> 
         Target::Skip(_) => None,
     };
     JsonReference {
-        file: file.replace('\\', "/"),
+        file: file.to_string(),
         line: found.position.line,
         column: found.position.column,
         offset: found.reference.span.start,

@@ -1,6 +1,7 @@
 //! Reporters: they only read an [`Outcome`](crate::outcome::Outcome) and render it.
 
 pub mod diff;
+pub mod escape;
 pub mod json;
 pub mod patch;
 pub mod sarif;

@@ -23,7 +23,9 @@ pub fn render(outcome: &Outcome, date: u64) -> String {
     // digests of one tag show as two rows.
     let mut changes: BTreeMap<(Lookup, Option<String>), Change> = BTreeMap::new();
     for file in outcome.files.iter().filter(|f| f.new_text.is_some()) {
-        let path = file.source.path.to_string_lossy().replace('\\', "/");
+        // Quoted as in the diff: a raw line break in a name would end the table row,
+        // or start a line `git am` reads as the end of the message.
+        let path = super::escape::git_path("", &file.source.path);
         for found in &file.references {
             let Target::Image(image) = &found.reference.target else {
                 continue;

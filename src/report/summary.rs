@@ -1,9 +1,10 @@
 //! The words on standard error: the summary line, the errors of references that failed
 //! to resolve, and the files a failed `--write` left untouched.
 
-use crate::outcome::{Outcome, Status};
+use crate::outcome::{Outcome, Problem, Status};
 use crate::pipeline::Mode;
 use crate::report::Summary;
+use crate::report::escape::printable;
 
 /// The line that ends a text run: what was done, skipped and failed.
 pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
@@ -82,23 +83,31 @@ pub fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// Each reference that failed to resolve, as `file:line: message`.
+/// Each reference that failed to resolve, as `file:line: message`, with control
+/// characters escaped.
 pub fn resolve_errors(outcome: &Outcome) -> Vec<String> {
     let mut errors = Vec::new();
     for file in &outcome.files {
         for found in &file.references {
             if let Status::Error(e) = &found.status {
-                errors.push(format!(
+                let line = format!(
                     "{}:{}: {}: {}",
                     file.source.path.display(),
                     found.position.line,
                     found.text,
                     e
-                ));
+                );
+                errors.push(printable(&line).into_owned());
             }
         }
     }
     errors
+}
+
+/// A problem with a file, after `warning: ` or `error: `, as a line for a terminal:
+/// the control characters of its name and message escaped.
+pub fn problem_line(problem: &Problem) -> String {
+    printable(&problem.to_string()).into_owned()
 }
 
 /// Under `--write` with errors: the files left as they were because one of their
@@ -108,7 +117,7 @@ pub fn held_files(outcome: &Outcome) -> Option<String> {
         .files
         .iter()
         .filter(|f| f.has_errors())
-        .map(|f| f.source.path.display().to_string())
+        .map(|f| printable(&f.source.path.to_string_lossy()).into_owned())
         .collect();
     (!held.is_empty()).then(|| {
         format!(

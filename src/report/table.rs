@@ -1,5 +1,7 @@
-//! Text tables for `--list` and `--check`.
+//! Text tables for `--list` and `--check`, with the control characters of names and
+//! references escaped.
 
+use super::escape::printable;
 use super::status_name;
 use crate::outcome::{Found, Outcome, Status};
 
@@ -14,13 +16,14 @@ pub fn render(outcome: &Outcome, only_problems: bool) -> String {
             }
             let location = format!(
                 "{}:{}:{}",
-                file.source.path.display(),
+                printable(&file.source.path.to_string_lossy()),
                 found.position.line,
                 found.position.column
             );
+            // A skipped reference's text is whatever the file holds there.
             let text = match note(found) {
-                Some(note) => format!("{}  ({note})", found.text),
-                None => found.text.clone(),
+                Some(note) => format!("{}  ({})", printable(&found.text), printable(&note)),
+                None => printable(&found.text).into_owned(),
             };
             let site = found.reference.site.as_str().to_string();
             rows.push([location, site, describe(found), text]);

@@ -585,3 +585,150 @@ fn https_registries_are_trusted_through_ca_file_flags_and_settings() {
         format!("FROM alpine:3.20@{}\n", pushed.digest)
     );
 }
+
+/// Folder names git has to quote (and one it does not), each holding a Dockerfile.
+const HOSTILE_NAMES: [&str; 6] = [
+    "sp ace",
+    "ta\tb",
+    "new\nline",
+    "back\\slash",
+    "café",
+    "q\"uote",
+];
+
+/// `git` in `dir`, which must succeed.
+fn git(dir: &Path, args: &[&str]) -> Output {
+    let output = std::process::Command::new("git")
+        .args(["-c", "user.name=pin", "-c", "user.email=pin@localhost"])
+        .args(["-c", "core.quotePath=true", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git is installed (scripts/install-deps.sh)");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The lines of a diff that name files, in order.
+fn name_lines(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|l| l.starts_with("diff --git ") || l.starts_with("--- ") || l.starts_with("+++ "))
+        .collect()
+}
+
+/// Names with spaces, tabs, line breaks, backslashes, quotes and non-ASCII letters:
+/// the dry run's diff names them as `git diff` does, `git apply` takes it, `git am`
+/// takes the patch, and JSON keeps a backslash a backslash.
+#[test]
+fn diffs_and_patches_of_names_git_must_quote_apply_with_git() {
+    let registry = Registry::start();
+    let alpine = registry.push_image("library/alpine", "3.20", ImageKind::Oci);
+    let files: Vec<(String, &str)> = HOSTILE_NAMES
+        .iter()
+        .map(|name| (format!("{name}/Dockerfile"), "FROM alpine:3.20\n"))
+        .collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+    let dir = tree(&files);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "start"]);
+
+    let output = pin(dir.path(), &registry, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let diff = stdout(&output);
+    fs::write(dir.path().join(".git/pin.diff"), &diff).unwrap();
+    git(dir.path(), &["apply", "--check", ".git/pin.diff"]);
+    git(dir.path(), &["apply", ".git/pin.diff"]);
+    let pinned = format!("FROM alpine:3.20@{}\n", alpine.digest);
+    for name in HOSTILE_NAMES {
+        assert_eq!(
+            read(dir.path(), &format!("{name}/Dockerfile")),
+            pinned,
+            "{name:?}"
+        );
+    }
+    let by_git = git(dir.path(), &["diff"]);
+    assert_eq!(
+        name_lines(&diff),
+        name_lines(&String::from_utf8(by_git.stdout).unwrap()),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("diff --git \"a/back\\\\slash/Dockerfile\" \"b/back\\\\slash/Dockerfile\"\n"),
+        "{diff}"
+    );
+    assert!(diff.contains("--- a/sp ace/Dockerfile\t\n"), "{diff}");
+    git(dir.path(), &["checkout", "-q", "--", "."]);
+
+    let patch = pin(dir.path(), &registry, &["--format", "patch"]);
+    assert_eq!(patch.status.code(), Some(0), "{}", stderr(&patch));
+    fs::write(dir.path().join(".git/pin.patch"), &patch.stdout).unwrap();
+    git(dir.path(), &["am", "-q", ".git/pin.patch"]);
+    for name in HOSTILE_NAMES {
+        assert_eq!(
+            read(dir.path(), &format!("{name}/Dockerfile")),
+            pinned,
+            "{name:?}"
+        );
+    }
+    let body = git(dir.path(), &["log", "-1", "--format=%b"]);
+    assert!(
+        String::from_utf8_lossy(&body.stdout).contains("`\"new\\nline/Dockerfile\"`"),
+        "the table names the file on one line"
+    );
+
+    let listed = pin(dir.path(), &registry, &["--list", "--format", "json"]);
+    let json: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut names: Vec<&str> = json["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert!(names.contains(&"back\\slash/Dockerfile"), "{names:?}");
+}
+
+/// Control characters in file names and in the text of skipped references reach the
+/// terminal escaped, in the table, the warnings and the errors: a name cannot clear
+/// the screen, retitle the window or hide a line.
+#[test]
+fn control_characters_from_files_are_escaped_on_the_terminal() {
+    let dir = tree(&[
+        (
+            "e\x1b[2J/Dockerfile",
+            "FROM al\x1b[31mpine:3\nFROM $X\x07\n",
+        ),
+        ("w\x1b]0;title\x07.yaml", "a: [b\n"),
+        ("bad\r/Dockerfile", "FROM a\nRUN <<EOF\necho\n"),
+    ]);
+    let output = pin_cmd()
+        .current_dir(dir.path())
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let (out, err) = (stdout(&output), stderr(&output));
+    for text in [&out, &err] {
+        assert!(
+            !text.contains(['\x1b', '\x07', '\r']),
+            "a control character reached the terminal: {text:?}"
+        );
+    }
+    assert!(
+        out.contains(
+            "e\\u{1b}[2J/Dockerfile:1:6  from  skip (invalid-reference)  al\\u{1b}[31mpine:3\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("$X\\u{7}\n"), "{out}");
+    assert!(
+        err.contains("warning: w\\u{1b}]0;title\\u{7}.yaml:2:"),
+        "{err}"
+    );
+    assert!(err.contains("error: bad\\u{d}/Dockerfile:"), "{err}");
+}

@@ -684,9 +684,11 @@ fn invalid_utf8_and_nul_bytes_are_reported_with_file_and_line() {
     )
     .unwrap();
 
-    // A YAML file whose name says nothing may be anything: only a warning.
+    // A YAML file whose name says nothing may be anything: a warning, unless it has
+    // `image:` keys.
     fs::create_dir(dir.path().join("k8s")).unwrap();
     fs::write(dir.path().join("k8s/blob.yaml"), b"image: a\n\0").unwrap();
+    fs::write(dir.path().join("k8s/other.yaml"), b"data: a\n\0").unwrap();
 
     let output = run_within(
         pin_via(dir.path(), registry.host()).arg("--write"),
@@ -694,8 +696,9 @@ fn invalid_utf8_and_nul_bytes_are_reported_with_file_and_line() {
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let err = stderr(&output);
+    assert!(err.contains("error: k8s/blob.yaml:2: binary file"), "{err}");
     assert!(
-        err.contains("warning: k8s/blob.yaml:2: binary file"),
+        err.contains("warning: k8s/other.yaml:2: binary file"),
         "{err}"
     );
     assert!(
@@ -842,8 +845,9 @@ fn a_killed_write_leaves_every_file_old_or_new() {
     );
 }
 
-/// A temporary file a killed `pin` left (its process is gone) is removed by the next
-/// `--write`; one that is not `pin`'s, or whose process still runs, is kept.
+/// A temporary file a killed `pin` left (its process is gone, the file carries its
+/// mark) is removed by the next `--write`; one that is not `pin`'s, or whose process
+/// still runs, is kept.
 #[test]
 fn stale_temporary_files_of_a_killed_run_are_removed() {
     let (registry, new) = registry_with_alpine();
@@ -859,6 +863,16 @@ fn stale_temporary_files_of_a_killed_run_are_removed() {
         .path()
         .join(format!("done/.Dockerfile.{gone_pid}.zzzzzz.pin-tmp"));
     fs::write(&stale_done, "").unwrap();
+    // pin marks its temporary files with their own name (see
+    // `a_users_file_named_like_a_stale_temporary_file_survives_write`).
+    assert_user_attributes_work(dir.path());
+    for path in [&stale, &stale_done] {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        run_tool(
+            "setfattr",
+            &["-n", "user.pin.temp", "-v", name, path.to_str().unwrap()],
+        );
+    }
     let alive = app.join(format!(".Dockerfile.{}.a1B2c3.pin-tmp", std::process::id()));
     fs::write(&alive, "").unwrap();
     let not_ours = app.join(".Dockerfile.notpin.pin-tmp");
@@ -1043,4 +1057,335 @@ fn file_names_that_are_not_utf8_fail_the_gate_and_are_shown_escaped() {
         files,
         ["Dockerfile.\\xff", "caf\\xe9/Dockerfile", "pod-\\xff.yaml"]
     );
+}
+
+// ---------------------------------------------------------------------------------
+// The gate fails closed
+
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n      image: nginx:1.27\n";
+
+/// `pin --check` (offline) in `dir` with `args`.
+fn check(dir: &Path, args: &[&str]) -> Output {
+    run_within(
+        pin_cmd().current_dir(dir).arg("--check").args(args),
+        Duration::from_secs(30),
+    )
+}
+
+/// A valid Pod followed by a broken document: the file cannot be read as a whole, so
+/// `--check` cannot vouch for the Pod's unpinned image and fails, as it does for a
+/// YAML file over the size limit and one that is not UTF-8 but has `image:` keys.
+#[test]
+fn check_fails_on_a_manifest_it_cannot_parse_or_read() {
+    let broken = format!("{POD}---\nspec: [unclosed\n");
+    let dir = tree(&[("k8s/pod.yaml", &broken)]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("error: k8s/pod.yaml:11: column"),
+        "{}",
+        stderr(&output)
+    );
+
+    let dir = tree(&[]);
+    let mut huge = POD.to_string();
+    while huge.len() as u64 <= 16 * 1024 * 1024 {
+        huge.push_str(&format!("# {}\n", "padding ".repeat(64)));
+    }
+    fs::write(dir.path().join("pod.yaml"), &huge).unwrap();
+    fs::write(dir.path().join("latin1.yaml"), b"image: caf\xe9:1\n").unwrap();
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("error: pod.yaml: ")
+            && err.contains("bytes is larger than the 16777216-byte limit"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: latin1.yaml:1: not valid UTF-8"),
+        "{err}"
+    );
+}
+
+/// A YAML file pin recognises as no kind and without `image:` keys is most likely
+/// not a manifest: a warning. `--allow-unparsable` (or `allow-unparsable = true` in
+/// `pin.toml`) makes the broken manifest a warning too; a Dockerfile's error too.
+#[test]
+fn unparsable_files_are_warnings_only_when_they_hold_no_image_or_when_allowed() {
+    let broken = format!("{POD}---\nspec: [unclosed\n");
+    let files = [
+        ("notes.yaml", "just: [a note\n"),
+        ("k8s/pod.yaml", broken.as_str()),
+        ("Dockerfile", "FROM a\nRUN <<EOF\necho\n"),
+        ("ok/Dockerfile", "FROM alpine:3.20\n"),
+    ];
+    let dir = tree(&files[..1]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning: notes.yaml:"),
+        "{}",
+        stderr(&output)
+    );
+
+    let dir = tree(&files);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let output = check(dir.path(), &["--allow-unparsable"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("warning: k8s/pod.yaml:11: column"), "{err}");
+    assert!(!err.contains("error:"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ok/Dockerfile:1:6"),
+        "the rest is still checked"
+    );
+
+    fs::write(dir.path().join("pin.toml"), "allow-unparsable = true\n").unwrap();
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("warning: k8s/pod.yaml:11"));
+}
+
+/// The size limit applies to what pin reads, so pin never writes a file it could not
+/// read again: a pin that would push a file over 16 MiB is refused, and said so.
+#[test]
+fn a_write_that_would_cross_the_size_limit_is_refused() {
+    let (registry, new) = registry_with_alpine();
+    let limit = 16 * 1024 * 1024;
+    let mut big = OLD.to_string();
+    let line = format!("# {}\n", "padding ".repeat(64));
+    while big.len() + line.len() <= limit {
+        big.push_str(&line);
+    }
+    big.push_str(&"#".repeat(limit - big.len() - 1));
+    big.push('\n');
+    assert_eq!(big.len(), limit, "as large as pin reads");
+    let dir = tree(&[("big/Dockerfile", &big), ("small/Dockerfile", OLD)]);
+
+    let output = run_within(
+        pin_via(dir.path(), registry.host()).arg("--write"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let pinned_size = big.len() + new.len() - OLD.len();
+    assert!(
+        stderr(&output).contains(&format!(
+            "error: big/Dockerfile: its new text would be {pinned_size} bytes, larger than the 16777216-byte limit of what pin reads; not written"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(read(dir.path(), "big/Dockerfile") == big, "left as it was");
+    assert_eq!(read(dir.path(), "small/Dockerfile"), new);
+    assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+}
+
+// ---------------------------------------------------------------------------------
+// Writes keep what they do not own
+
+/// `tool args…`, which must succeed; its standard output.
+fn run_tool(tool: &str, args: &[&str]) -> String {
+    let output = Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} is installed (scripts/install-deps.sh): {e}"));
+    assert!(
+        output.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Every extended attribute of `path`, as `getfattr` dumps them.
+fn attributes(path: &Path) -> String {
+    let path = path.to_str().unwrap();
+    let dump = run_tool("getfattr", &["--absolute-names", "-d", "-m", "-", path]);
+    // The first line names the file.
+    dump.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+/// The POSIX ACL of `path`, as `getfacl` shows it.
+fn acl(path: &Path) -> String {
+    run_tool(
+        "getfacl",
+        &["--absolute-names", "-p", path.to_str().unwrap()],
+    )
+}
+
+/// The temporary folder must take `user.` attributes (ext4, xfs, btrfs, and tmpfs
+/// since Linux 6.6), or these tests could prove nothing: checked, not assumed.
+fn assert_user_attributes_work(dir: &Path) {
+    let probe = dir.join("probe");
+    fs::write(&probe, "").unwrap();
+    let probe_name = probe.to_str().unwrap();
+    run_tool("setfattr", &["-n", "user.probe", "-v", "1", probe_name]);
+    assert!(attributes(&probe).contains("user.probe=\"1\""));
+    fs::remove_file(probe).unwrap();
+}
+
+/// A rewritten file keeps its `user.` attributes, its POSIX ACL and (set by root) its
+/// SELinux label and file capabilities; a file without an ACL gets none from its folder's default ACL.
+#[test]
+fn extended_attributes_and_acls_are_kept() {
+    let (registry, new) = registry_with_alpine();
+    let dir = tree(&[("app/Dockerfile", OLD), ("plain/Dockerfile", OLD)]);
+    assert_user_attributes_work(dir.path());
+    let app = dir.path().join("app/Dockerfile");
+    let app_name = app.to_str().unwrap();
+    run_tool("setfattr", &["-n", "user.note", "-v", "keep me", app_name]);
+    run_tool(
+        "setfattr",
+        &["-n", "user.binary", "-v", "0x00ff10", app_name],
+    );
+    run_tool("setfacl", &["-m", "u:65534:rw,g:65534:r", app_name]);
+    if is_root() {
+        let label = "system_u:object_r:container_file_t:s0";
+        run_tool(
+            "setfattr",
+            &["-n", "security.selinux", "-v", label, app_name],
+        );
+        run_tool(
+            "setfattr",
+            &["-n", "security.capability", "-v", NET_RAW, app_name],
+        );
+    }
+    // New files in `plain/` get an ACL from the folder; the file itself has none.
+    let plain = dir.path().join("plain/Dockerfile");
+    run_tool(
+        "setfacl",
+        &[
+            "-d",
+            "-m",
+            "u:65534:rwx",
+            plain.parent().unwrap().to_str().unwrap(),
+        ],
+    );
+    let (app_before, acl_before) = (attributes(&app), acl(&app));
+    let plain_before = (attributes(&plain), acl(&plain), mode(&plain));
+    assert!(app_before.contains("user.note=\"keep me\""), "{app_before}");
+    assert!(
+        app_before.contains("system.posix_acl_access"),
+        "{app_before}"
+    );
+    assert!(
+        !plain_before.0.contains("system.posix_acl_access"),
+        "{}",
+        plain_before.0
+    );
+
+    let output = run_within(
+        pin_via(dir.path(), registry.host()).arg("--write"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(read(dir.path(), "app/Dockerfile"), new);
+    assert_eq!(read(dir.path(), "plain/Dockerfile"), new);
+    assert_eq!(attributes(&app), app_before);
+    assert_eq!(acl(&app), acl_before);
+    assert_eq!(
+        (attributes(&plain), acl(&plain), mode(&plain)),
+        plain_before
+    );
+    assert!(
+        !attributes(&app).contains("user.pin"),
+        "pin's mark is not left behind"
+    );
+}
+
+/// File capabilities (`cap_net_raw+ep`, as `setcap` writes them in
+/// `security.capability`).
+const NET_RAW: &str = "0x0100000200200000000000000000000000000000";
+
+/// An attribute the replacement cannot be given leaves the file unwritten, said so;
+/// the other files are written. Here: file capabilities, which root may give a file
+/// and only a process with `CAP_SETFCAP` may set.
+#[test]
+fn a_file_whose_attributes_cannot_be_kept_is_not_written() {
+    if !is_root() {
+        eprintln!("needs root to give a file capabilities and run pin as a second user");
+        return;
+    }
+    let (registry, new) = registry_with_alpine();
+    let dir = tree(&[("labelled/Dockerfile", OLD), ("plain/Dockerfile", OLD)]);
+    assert_user_attributes_work(dir.path());
+    let labelled = dir.path().join("labelled/Dockerfile");
+    for path in [
+        "",
+        "labelled",
+        "plain",
+        "labelled/Dockerfile",
+        "plain/Dockerfile",
+    ] {
+        std::os::unix::fs::chown(dir.path().join(path), Some(65534), Some(65534)).unwrap();
+    }
+    let labelled_name = labelled.to_str().unwrap();
+    run_tool(
+        "setfattr",
+        &["-n", "security.capability", "-v", NET_RAW, labelled_name],
+    );
+    let before = fs::metadata(&labelled).unwrap();
+    let reachable = reachable_binary();
+
+    let output = run_within(
+        &mut as_user(
+            pin_via(dir.path(), registry.host())
+                .env("HOME", dir.path())
+                .arg("--write"),
+            65534,
+            reachable.path(),
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "error: labelled/Dockerfile: not written: its extended attribute security.capability could not be kept (Operation not permitted"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(read(dir.path(), "labelled/Dockerfile"), OLD);
+    assert_eq!(fs::metadata(&labelled).unwrap().ino(), before.ino());
+    assert!(attributes(&labelled).contains("security.capability=0sAQAAAgAgAAAAAAAAAAAAAAAAAAA="));
+    assert_eq!(read(dir.path(), "plain/Dockerfile"), new);
+    assert_eq!(temp_files(dir.path()), Vec::<PathBuf>::new());
+}
+
+/// A user's file that happens to be named like a temporary file of a `pin` that is
+/// gone is the user's: `--write` leaves it, and removes only what carries pin's mark.
+#[test]
+fn a_users_file_named_like_a_stale_temporary_file_survives_write() {
+    let (registry, new) = registry_with_alpine();
+    let dir = tree(&[("Dockerfile", OLD)]);
+    assert_user_attributes_work(dir.path());
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let users = dir
+        .path()
+        .join(format!(".Dockerfile.{gone_pid}.a1B2c3.pin-tmp"));
+    fs::write(&users, "my notes").unwrap();
+    // Marked, but with another file's name: not this file's mark.
+    let copied = dir
+        .path()
+        .join(format!(".Dockerfile.{gone_pid}.x9Y8z7.pin-tmp"));
+    fs::write(&copied, "a copy").unwrap();
+    let mark = format!(".Dockerfile.{gone_pid}.a1B2c3.pin-tmp");
+    run_tool(
+        "setfattr",
+        &["-n", "user.pin.temp", "-v", &mark, copied.to_str().unwrap()],
+    );
+
+    let output = run_within(
+        pin_via(dir.path(), registry.host()).arg("--write"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(read(dir.path(), "Dockerfile"), new);
+    assert_eq!(fs::read_to_string(&users).unwrap(), "my notes");
+    assert_eq!(fs::read_to_string(&copied).unwrap(), "a copy");
+    assert!(!stderr(&output).contains("removed"), "{}", stderr(&output));
 }

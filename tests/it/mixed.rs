@@ -224,7 +224,7 @@ fn bad_files_are_reported_with_file_and_line_and_the_rest_is_pinned() {
         "{message}"
     );
     assert!(
-        message.contains("warning: k8s/latin1.yaml:1: not valid UTF-8"),
+        message.contains("error: k8s/latin1.yaml:1: not valid UTF-8"),
         "{message}"
     );
     assert!(message.contains("warning: k8s/notes.yaml:"), "{message}");
