@@ -1,0 +1,280 @@
+//! What kind of file a path is: by its name, and where the name says nothing or
+//! misleads, by its content.
+
+use std::path::Path;
+
+use globset::GlobSetBuilder;
+
+use super::Candidate;
+use crate::extract::FileKind;
+
+/// The kind of file a name tells, if any. A name that is not UTF-8 is read with its
+/// bad bytes replaced, so that `Dockerfile.\xff` still tells a Dockerfile.
+pub fn kind_of(path: &Path) -> Option<FileKind> {
+    let name = path.file_name()?.to_string_lossy();
+    let name: &str = &name;
+    let lower = name.to_ascii_lowercase();
+    let is_yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
+    if is_dockerfile_name(name) {
+        return Some(FileKind::Dockerfile);
+    }
+    if let Some(kind) = ci_kind_of(path, &lower) {
+        return Some(kind);
+    }
+    if name == "Kustomization" || lower == "kustomization.yaml" || lower == "kustomization.yml" {
+        return Some(FileKind::Kustomize);
+    }
+    if !is_yaml {
+        return None;
+    }
+    let stem = lower.trim_end_matches(".yaml").trim_end_matches(".yml");
+    if stem.starts_with("values") {
+        return Some(FileKind::HelmValues);
+    }
+    if stem.starts_with("compose") || stem.starts_with("docker-compose") {
+        return Some(FileKind::Compose);
+    }
+    if stem == "action" || in_workflows_folder(path) {
+        return Some(FileKind::Actions);
+    }
+    Some(FileKind::Kubernetes)
+}
+
+/// A YAML file whose name says nothing is a workflow if it reads like one (top-level
+/// `on:` and `jobs:` keys), and action metadata if it reads like that (top-level
+/// `runs:` beside `name:` or `description:`), wherever it sits: workflow templates,
+/// examples and renamed actions are pinned like the real ones. Likewise a file with
+/// a top-level `services:` is a compose file (a swarm stack file, say).
+///
+/// The content wins over a CI system's name too: a `.gitlab-ci.yml` (or any CI file)
+/// with top-level `apiVersion` and `kind` is a Kubernetes manifest. A YAML file whose
+/// name says nothing is a Bitbucket pipeline if it has a top-level `pipelines:`, a
+/// CircleCI configuration if it has `version:`, `jobs:` and `workflows:`, `orbs:` or
+/// `executors:`, and a Drone pipeline if it has a top-level `kind: pipeline`. A file
+/// named on the command line whose content is JSON is not a Dockerfile: it is read as
+/// a Kubernetes manifest (JSON is YAML), or by its keys as a dev container
+/// (`image`, `build` or `dockerComposeFile`), a Cloud Build (`steps`) or a bake file
+/// (`target`).
+pub fn refine_kind(kind: FileKind, text: &str) -> FileKind {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if kind == FileKind::Dockerfile && crate::extract::json::is_json_document(text) {
+        return json_kind(text);
+    }
+    let manifest = has_top_level_key(text, "apiVersion") && has_top_level_key(text, "kind");
+    // A `values*.yaml` that is a Kubernetes object is read as one.
+    if (is_ci_kind(kind) || kind == FileKind::HelmValues) && manifest {
+        return FileKind::Kubernetes;
+    }
+    if kind != FileKind::Kubernetes {
+        return kind;
+    }
+    if !manifest {
+        if has_top_level_key(text, "pipelines") {
+            return FileKind::Bitbucket;
+        }
+        let circleci = ["workflows", "orbs", "executors"];
+        if has_top_level_key(text, "version")
+            && has_top_level_key(text, "jobs")
+            && circleci.iter().any(|key| has_top_level_key(text, key))
+        {
+            return FileKind::Circleci;
+        }
+        if text.lines().any(|line| line.trim_end() == "kind: pipeline") {
+            return FileKind::Drone;
+        }
+    }
+    let top_level_key = |key: &str| has_top_level_key(text, key);
+    // A Kubernetes manifest never has a top-level `services:`; compose files and
+    // swarm stack files do.
+    if top_level_key("services") && !top_level_key("apiVersion") {
+        return FileKind::Compose;
+    }
+    let workflow = top_level_key("jobs") && top_level_key("on");
+    let action = top_level_key("runs") && (top_level_key("name") || top_level_key("description"));
+    if workflow || action {
+        FileKind::Actions
+    } else {
+        kind
+    }
+}
+
+/// Whether a line of `text` starts with `key:` (plain or quoted): a top-level key.
+pub(crate) fn has_top_level_key(text: &str, key: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_end();
+        [
+            format!("{key}:"),
+            format!("\"{key}\":"),
+            format!("'{key}':"),
+        ]
+        .iter()
+        .any(|k| line.starts_with(k.as_str()))
+    })
+}
+
+pub(crate) fn is_ci_kind(kind: FileKind) -> bool {
+    matches!(
+        kind,
+        FileKind::GitlabCi
+            | FileKind::Bitbucket
+            | FileKind::Circleci
+            | FileKind::Drone
+            | FileKind::Cloudbuild
+            | FileKind::Azure
+    )
+}
+
+/// The kind of a JSON text by its top-level keys; a manifest when they say nothing.
+pub(crate) fn json_kind(text: &str) -> FileKind {
+    let keys = crate::extract::json::top_level_keys(text);
+    let has = |key: &str| keys.iter().any(|k| k == key);
+    if has("apiVersion") && has("kind") {
+        FileKind::Kubernetes
+    } else if has("image") || has("build") || has("dockerComposeFile") {
+        FileKind::Devcontainer
+    } else if has("steps") {
+        FileKind::Cloudbuild
+    } else if has("target") {
+        FileKind::Bake
+    } else {
+        FileKind::Kubernetes
+    }
+}
+
+/// The conventional names of CI systems' files, dev containers and bake files.
+pub(crate) fn ci_kind_of(path: &Path, lower: &str) -> Option<FileKind> {
+    let folder = |up: usize| {
+        path.parent()
+            .into_iter()
+            .flat_map(Path::components)
+            .rev()
+            .nth(up)
+            .and_then(|c| c.as_os_str().to_str())
+            .map(str::to_ascii_lowercase)
+    };
+    let in_folder = |name: &str| folder(0).as_deref() == Some(name);
+    let (stem, extension) = lower.rsplit_once('.').unwrap_or((lower, ""));
+    match extension {
+        "yml" | "yaml" => {
+            if stem == ".gitlab-ci" || stem.ends_with(".gitlab-ci") {
+                Some(FileKind::GitlabCi)
+            } else if stem == "bitbucket-pipelines" {
+                Some(FileKind::Bitbucket)
+            } else if in_folder(".circleci") {
+                Some(FileKind::Circleci)
+            } else if stem == ".drone" || stem == ".woodpecker" || in_folder(".woodpecker") {
+                Some(FileKind::Drone)
+            } else if stem.starts_with("cloudbuild") {
+                Some(FileKind::Cloudbuild)
+            } else if stem.starts_with("azure-pipelines") || in_folder(".azure-pipelines") {
+                Some(FileKind::Azure)
+            } else {
+                None
+            }
+        }
+        "json" => {
+            let devcontainer = lower == ".devcontainer.json"
+                || lower == "devcontainer.json"
+                    && (in_folder(".devcontainer")
+                        || folder(1).as_deref() == Some(".devcontainer"));
+            if devcontainer {
+                Some(FileKind::Devcontainer)
+            } else if stem.starts_with("cloudbuild") {
+                Some(FileKind::Cloudbuild)
+            } else if stem.starts_with("docker-bake") {
+                Some(FileKind::Bake)
+            } else {
+                None
+            }
+        }
+        "hcl" if stem.starts_with("docker-bake") => Some(FileKind::Bake),
+        _ => None,
+    }
+}
+
+/// A `.json` file found in a walk is read only if it is a Kubernetes manifest (a
+/// top-level object with `apiVersion` and `kind`): `package.json` and its like are
+/// not read at all.
+pub(crate) fn json_manifest(path: &Path) -> Option<FileKind> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if !name.ends_with(".json") {
+        return None;
+    }
+    let metadata = std::fs::metadata(path).ok()?;
+    if metadata.len() > crate::files::MAX_FILE_SIZE {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    if !text.contains("\"apiVersion\"") {
+        return None;
+    }
+    let keys = crate::extract::json::top_level_keys(&text);
+    let has = |key: &str| keys.iter().any(|k| k == key);
+    (has("apiVersion") && has("kind")).then_some(FileKind::Kubernetes)
+}
+
+/// Files that a walked `.gitlab-ci.yml` includes locally (`include: local: ci/*.yml`)
+/// are GitLab CI files, whatever their names. Paths are relative to the folder of the
+/// `.gitlab-ci.yml`, the repository's root.
+pub(crate) fn follow_gitlab_includes(files: &mut [Candidate]) {
+    let mut builder = GlobSetBuilder::new();
+    let mut any = false;
+    for candidate in files.iter() {
+        let is_root = candidate
+            .path
+            .file_name()
+            .is_some_and(|name| name.eq_ignore_ascii_case(".gitlab-ci.yml"));
+        if !is_root {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&candidate.path) else {
+            continue;
+        };
+        let root = candidate.path.parent().unwrap_or(Path::new(""));
+        let root = globset::escape(&root.to_string_lossy());
+        for include in crate::extract::gitlab::local_includes(&text) {
+            let pattern = match root.is_empty() {
+                true => include,
+                false => format!("{root}/{include}"),
+            };
+            if let Ok(glob) = globset::GlobBuilder::new(&pattern)
+                .literal_separator(true)
+                .build()
+            {
+                builder.add(glob);
+                any = true;
+            }
+        }
+    }
+    let Ok(included) = builder.build() else {
+        return;
+    };
+    if !any {
+        return;
+    }
+    for candidate in files.iter_mut() {
+        if candidate.kind == FileKind::Kubernetes && included.is_match(&candidate.path) {
+            candidate.kind = FileKind::GitlabCi;
+        }
+    }
+}
+
+/// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.dockerfile`, `*.Containerfile`,
+/// `*.containerfile`, `Dockerfile.*`, `Containerfile.*`.
+pub(crate) fn is_dockerfile_name(name: &str) -> bool {
+    name == "Dockerfile"
+        || name == "Containerfile"
+        || name.starts_with("Dockerfile.")
+        || name.starts_with("Containerfile.")
+        || name.ends_with(".Dockerfile")
+        || name.ends_with(".dockerfile")
+        || name.ends_with(".Containerfile")
+        || name.ends_with(".containerfile")
+}
+
+pub(crate) fn in_workflows_folder(path: &Path) -> bool {
+    let mut folders = path.parent().into_iter().flat_map(Path::components).rev();
+    let last = folders.next().map(|c| c.as_os_str().to_owned());
+    let before = folders.next().map(|c| c.as_os_str().to_owned());
+    last.as_deref() == Some("workflows".as_ref()) && before.as_deref() == Some(".github".as_ref())
+}
