@@ -12,6 +12,7 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v setfattr >/dev/null 2>&1 || missing+=(attr)
 command -v setfacl >/dev/null 2>&1 || missing+=(acl)
+command -v man >/dev/null 2>&1 || missing+=(man-db)
 # Python tools the tests run: jsonschema (with rfc3987 for URI formats) validates
 # SARIF logs against the official schema (tests/sarif.rs); pre-commit runs pin's
 # hooks in a throwaway repository (tests/bot.rs). They come from PyPI, with pip.

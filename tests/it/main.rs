@@ -30,5 +30,6 @@ mod resolve;
 mod sarif;
 mod snapshots;
 mod update;
+mod usage;
 mod values;
 mod yaml_rules;

@@ -41,3 +41,28 @@ fn copy_into(source: &Path, target: &Path) {
         }
     }
 }
+
+/// `git ARGS` in `dir`, which must succeed, with a fixed author and no signing or
+/// user configuration in the way.
+pub fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new("git")
+        .args(["-c", "user.name=pin", "-c", "user.email=pin@localhost"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git is installed (scripts/install-deps.sh)");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}

@@ -31,7 +31,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub use fake::{FakeRegistry, FakeResponse};
-pub use files::{copy_out, read, tree};
+pub use files::{copy_out, git, read, tree};
 pub use proxy::{Fault, Kind, Proxy};
 pub use push::{ImageKind, Pushed};
 pub use registry::Registry;
