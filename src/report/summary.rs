@@ -12,12 +12,21 @@ pub fn summary_line(outcome: &Outcome, mode: Mode) -> String {
     let files = |n: usize| plural(n, "file");
     let mut parts = match mode {
         Mode::Write => {
-            let written = outcome.files.iter().filter(|f| f.written).count();
+            // What was written: a resolved reference in a file left untouched (another
+            // of its references failed) was not pinned.
+            let written: Vec<_> = outcome.files.iter().filter(|f| f.written).collect();
+            let count = |wanted: fn(&Status) -> bool| {
+                written
+                    .iter()
+                    .flat_map(|f| &f.references)
+                    .filter(|found| wanted(&found.status))
+                    .count()
+            };
             vec![format!(
                 "{} pinned and {} updated in {}",
-                s.pin,
-                s.updated,
-                files(written)
+                count(|s| matches!(s, Status::Pin { .. })),
+                count(|s| matches!(s, Status::Updated { .. })),
+                files(written.len())
             )]
         }
         Mode::DryRun => {

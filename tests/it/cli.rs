@@ -58,6 +58,25 @@ fn dry_run_prints_a_diff_that_git_apply_accepts_and_changes_nothing() {
 
     let output = pin(dir.path(), &registry, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    crate::pin_snapshot!(stdout(&output), @r"
+    diff --git a/app/Dockerfile b/app/Dockerfile
+    --- a/app/Dockerfile
+    +++ b/app/Dockerfile
+    @@ -1,5 +1,5 @@
+    -# syntax=docker/dockerfile:1
+    -FROM python:3.12-slim AS build
+    +# syntax=docker/dockerfile:1@[DIGEST]
+    +FROM python:3.12-slim@[DIGEST] AS build
+     RUN pip install app
+    -FROM node
+    +FROM node:latest@[DIGEST]
+     COPY --from=build /app /app
+    ");
+    crate::pin_snapshot!(stderr(&output), @r"
+    pin: reading 1 file
+    pin: resolving 3 images on 1 registry…
+    pin: 3 to pin and 0 to update in 1 file, 0 already pinned, 1 skipped
+    ");
     let diff = stdout(&output);
     assert!(diff.starts_with("diff --git a/app/Dockerfile b/app/Dockerfile\n--- a/app/Dockerfile\n+++ b/app/Dockerfile\n"), "{diff}");
     assert!(
@@ -162,6 +181,12 @@ fn check_is_offline_and_lists_what_is_not_pinned() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    crate::pin_snapshot!(stdout(&output), @"Dockerfile:2:6  from  not pinned  python:3.12");
+    crate::pin_snapshot!(stderr(&output), @r"
+    pin: reading 1 file
+    pin: 1 not pinned, 0 stale, 1 already pinned, 1 skipped
+    pin: to fix: `pin --write` pins them
+    ");
     let table = stdout(&output);
     assert!(table.contains("Dockerfile:2:6"), "{table}");
     assert!(table.contains("python:3.12"), "{table}");
@@ -327,6 +352,13 @@ fn a_missing_image_fails_with_exit_2_and_its_file_stays_untouched() {
     let dir = tree(&[("a/Dockerfile", broken), ("b/Dockerfile", fine)]);
     let output = pin(dir.path(), &registry, &["--write"]);
     assert_eq!(output.status.code(), Some(2));
+    crate::pin_snapshot!(stderr(&output), @r"
+    pin: reading 2 files
+    pin: resolving 2 images on 1 registry…
+    error: a/Dockerfile:2: python:3.99-nonexistent: docker.io/library/python:3.99-nonexistent: tag not found (registry [REGISTRY])
+    pin: 1 pinned and 0 updated in 1 file, 0 already pinned, 0 skipped, 1 failed
+    left untouched because a reference failed: a/Dockerfile
+    ");
     let message = stderr(&output);
     assert!(
         message.contains("a/Dockerfile:2"),

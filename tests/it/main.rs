@@ -11,7 +11,27 @@ mod support {
     pub fn pin_cmd() -> std::process::Command {
         pin_test_support::pin_command(env!("CARGO_BIN_EXE_pin"))
     }
+
+    /// What varies from run to run in `pin`'s output, and what stands in for it in
+    /// snapshots: loopback ports, digests, temporary folders, durations.
+    pub const FILTERS: &[(&str, &str)] = &[
+        (r"127\.0\.0\.1:\d+", "[REGISTRY]"),
+        (r"sha256:[0-9a-f]{64}", "[DIGEST]"),
+        (r"/tmp/\.tmp[A-Za-z0-9]+", "[TEMP]"),
+        (r"\d+(\.\d+)? s\b", "[SECONDS] s"),
+    ];
 }
+
+/// `insta::assert_snapshot!` with [`support::FILTERS`] applied, so that a test asserts
+/// a whole output, not a part of it.
+macro_rules! pin_snapshot {
+    ($($snapshot:tt)*) => {
+        insta::with_settings!({filters => crate::support::FILTERS.to_vec()}, {
+            insta::assert_snapshot!($($snapshot)*);
+        })
+    };
+}
+pub(crate) use pin_snapshot;
 
 mod bot;
 mod byte_preservation;
