@@ -55,13 +55,29 @@ impl fmt::Display for Lookup {
     }
 }
 
+/// Where a lookup is sent: the host asked (a mirror, if one applies) and the
+/// repository's name there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Endpoint {
+    pub(crate) host: String,
+    pub(crate) repository: String,
+}
+
 /// Something that knows the digest a tag points to now.
 pub trait Resolver: Send + Sync {
     /// Resolve one tag.
     fn resolve<'a>(&'a self, lookup: &'a Lookup) -> BoxFuture<'a, Result<Digest, ResolveError>>;
+
+    /// Learns every lookup of the run before they are resolved, in the order they will
+    /// be, so that work they share can be asked for at once (the registry resolver asks
+    /// for the tokens of several repositories in one request). Does nothing by default.
+    fn prepare(&self, lookups: &[Lookup]) {
+        let _ = lookups;
+    }
 }
 
-/// Resolve each distinct lookup once, at most `jobs` at a time.
+/// Resolve each distinct lookup once, at most `jobs` at a time, after telling the
+/// resolver the whole set ([`Resolver::prepare`]).
 pub async fn resolve_all<R: Resolver + ?Sized>(
     resolver: &R,
     lookups: impl IntoIterator<Item = Lookup>,
@@ -69,6 +85,8 @@ pub async fn resolve_all<R: Resolver + ?Sized>(
     on_done: impl Fn(&Lookup),
 ) -> BTreeMap<Lookup, Result<Digest, ResolveError>> {
     let distinct: std::collections::BTreeSet<Lookup> = lookups.into_iter().collect();
+    let distinct: Vec<Lookup> = distinct.into_iter().collect();
+    resolver.prepare(&distinct);
     stream::iter(distinct)
         .map(|lookup| async move {
             let result = resolver.resolve(&lookup).await;
