@@ -8,7 +8,7 @@
 //! [--faults] [--per-host N] [-- PIN_ARGS…]`.
 //!
 //! `--faults`: the proxy answers 10 % of all requests 429 with `Retry-After: 1` and 5 %
-//! 500 (a fixed random sequence). `--per-host N`: resolve the same lookups through the
+//! 500 (a fixed random sequence; each request at most once, so its retry gets through). `--per-host N`: resolve the same lookups through the
 //! library with a per-registry cap of N instead of running the binary (the cap is a
 //! builder setting), `--jobs` 32 as the binary's default.
 

@@ -374,15 +374,13 @@ fn a_token_server_that_drops_scopes_of_a_batch_gets_one_repository_per_token_fro
     tokens.grant_first_scope_only(true);
     let resolver = resolver(&proxy);
     let resolve = |lookups: &[(Lookup, String)]| {
-        // One lookup at a time, so that the counts are exact.
-        let results = runtime().block_on(resolve_all(
-            &resolver,
-            lookups.iter().map(|(l, _)| l.clone()),
-            1,
-            |_| {},
-        ));
+        // Planned as `resolve_all` plans, then one lookup at a time, so that the counts
+        // are exact.
+        let planned: Vec<Lookup> = lookups.iter().map(|(l, _)| l.clone()).collect();
+        resolver.prepare(&planned, 1);
         for (lookup, expected) in lookups {
-            assert_eq!(results[lookup].as_ref().unwrap().as_str(), expected);
+            let digest = runtime().block_on(resolver.resolve(lookup)).unwrap();
+            assert_eq!(digest.as_str(), expected);
         }
     };
     resolve(&lookups[..3]);

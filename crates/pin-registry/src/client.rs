@@ -61,6 +61,10 @@ pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(120);
 /// with 10 minutes, and a registry that answers 429 forever costs no more than that
 /// however many tags sit behind it (not tags × [`LOOKUP_DEADLINE`] / jobs).
 pub const RUN_DEADLINE: Duration = Duration::from_secs(600);
+/// Lookups in flight per request place of `--jobs`: a lookup that waits (a
+/// `Retry-After`, a batch's token) holds no place, and each one still has its own
+/// deadline, so they must not queue for long.
+const LOOKUPS_PER_JOB: usize = 4;
 /// Requests in flight to one registry host, by default. With `--jobs 32` a run keeps
 /// about 16 token requests (at the auth host) and 16 `HEAD`s (at the registry) in
 /// flight: `benches/resolve.sh` resolves 200 images through 50 ms of latency in about
@@ -498,11 +502,16 @@ impl Resolver for RegistryResolver {
         })
     }
 
-    /// Starts the run's clock and plans the token requests (see module `tokens`).
-    fn prepare(&self, lookups: &[Lookup]) {
+    /// Starts the run's clock, plans the token requests (see module `tokens`) and caps
+    /// the requests in flight at `jobs`; lets [`LOOKUPS_PER_JOB`] times as many lookups
+    /// run, so that lookups waiting out a `Retry-After` (which hold no request place)
+    /// or a batch's token do not keep the others from the free places.
+    fn prepare(&self, lookups: &[Lookup], jobs: usize) -> usize {
         self.run_started.get_or_init(Instant::now);
         self.tokens
             .plan(lookups.iter().map(|lookup| self.endpoint(lookup)));
+        self.transport.set_total_cap(jobs);
+        jobs.saturating_mul(LOOKUPS_PER_JOB)
     }
 }
 

@@ -143,6 +143,8 @@ pub struct Transport {
     /// The cap per `host:port` a request is sent to: a token realm on another host
     /// counts against that host, not against the registry that named it.
     hosts: Mutex<HashMap<String, Arc<Gate>>>,
+    /// The cap on requests in flight to all hosts together, once set.
+    total: Mutex<Option<Arc<Gate>>>,
 }
 
 impl Transport {
@@ -153,7 +155,14 @@ impl Transport {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             per_host: per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
+            total: Mutex::new(None),
         }
+    }
+
+    /// At most `total` requests in flight to all hosts together (at least 1), from now
+    /// on.
+    pub fn set_total_cap(&self, total: usize) {
+        *self.total.lock().expect("total gate") = Some(Gate::new(total));
     }
 
     /// Changes the per-host cap (for hosts not yet asked).
@@ -199,6 +208,13 @@ impl Transport {
             let result = {
                 // A retry goes first: its wait held no place (see module `gate`).
                 let _permit = gate.enter(attempt > 1).await;
+                // Then a place among all hosts' (never the other way round: a request
+                // holding a shared place never waits for its host).
+                let total = self.total.lock().expect("total gate").clone();
+                let _shared = match &total {
+                    Some(total) => Some(total.enter(attempt > 1).await),
+                    None => None,
+                };
                 let attempt = self.attempt(method.clone(), url, max_body, &build);
                 tokio::time::timeout(self.request_timeout, attempt)
                     .await

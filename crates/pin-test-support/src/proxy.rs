@@ -66,6 +66,8 @@ struct State {
     seed: u64,
     /// Requests that got a random fault.
     random_faults: usize,
+    /// The requests (`METHOD target`) that got one: each gets at most one.
+    faulted: std::collections::HashSet<String>,
     log: Vec<String>,
 }
 
@@ -152,9 +154,11 @@ impl Proxy {
             .insert(kind, (times, fault));
     }
 
-    /// From now on every request (of any kind, retries too) gets the first of `faults`
-    /// whose chance comes up, in a sequence fixed by `seed`: `[(0.10, 429 with
-    /// Retry-After: 1), (0.05, 500)]` fails 10 % and 5 % of requests.
+    /// From now on every request (of any kind) gets the first of `faults` whose chance
+    /// comes up, in a sequence fixed by `seed`: `[(0.10, 429 with Retry-After: 1),
+    /// (0.05, 500)]` fails 10 % and 5 % of requests. A request is faulted at most once,
+    /// so its retry gets through: what a run costs then is how well the client waits,
+    /// not how often the dice fail one request twice.
     pub fn fail_at_random(&self, faults: Vec<(f64, Fault)>, seed: u64) {
         let mut state = self.shared.state.lock().unwrap();
         state.random = faults;
@@ -295,7 +299,15 @@ fn serve_connection(shared: &Shared, stream: TcpStream) -> std::io::Result<()> {
                     *left -= 1;
                     Some(fault.clone())
                 }
-                _ => random_fault(&mut state),
+                _ => {
+                    let key = format!("{} {}", request.method, request.target);
+                    match state.faulted.contains(&key) {
+                        true => None,
+                        false => random_fault(&mut state).inspect(|_| {
+                            state.faulted.insert(key);
+                        }),
+                    }
+                }
             }
         };
         let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

@@ -43,8 +43,6 @@ impl Default for TokenOptions {
 
 struct State {
     options: TokenOptions,
-    /// Token requests served, per `scope` parameter (the empty string when none).
-    requests: Mutex<BTreeMap<String, usize>>,
     /// The scopes of every token request, in order.
     scope_lists: Mutex<Vec<Vec<String>>>,
     /// Grant only the first scope of a request (a server that drops the others of a
@@ -90,7 +88,6 @@ impl TokenServer {
         let port = listener.local_addr().expect("token server address").port();
         let state = Arc::new(State {
             options,
-            requests: Mutex::new(BTreeMap::new()),
             scope_lists: Mutex::new(Vec::new()),
             first_scope_only: AtomicBool::new(false),
             spoiled: AtomicU64::new(0),
@@ -146,9 +143,19 @@ impl TokenServer {
             .count()
     }
 
-    /// Token requests served so far, per list of scopes (joined by spaces).
+    /// Token requests served so far, per scope (a request for several counts once for
+    /// each; the empty string counts requests without one).
     pub fn requests(&self) -> BTreeMap<String, usize> {
-        self.state.requests.lock().unwrap().clone()
+        let mut counts = BTreeMap::new();
+        for list in self.state.scope_lists.lock().unwrap().iter() {
+            if list.is_empty() {
+                *counts.entry(String::new()).or_default() += 1;
+            }
+            for scope in list {
+                *counts.entry(scope.clone()).or_default() += 1;
+            }
+        }
+        counts
     }
 
     /// The scopes of every token request so far, in order.
@@ -176,7 +183,7 @@ impl TokenServer {
 
     /// Token requests served so far, all scopes.
     pub fn total_requests(&self) -> usize {
-        self.state.requests.lock().unwrap().values().sum()
+        self.state.scope_lists.lock().unwrap().len()
     }
 
     /// From now on answer every token request with `status` (None: serve normally).
@@ -326,12 +333,6 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
         .flat_map(|s| s.split(' ').map(str::to_string).collect::<Vec<_>>())
         .filter(|s| !s.is_empty())
         .collect();
-    *state
-        .requests
-        .lock()
-        .unwrap()
-        .entry(scopes.join(" "))
-        .or_default() += 1;
     state.scope_lists.lock().unwrap().push(scopes.clone());
 
     let failure = state.failure.load(Ordering::SeqCst);
