@@ -4,7 +4,13 @@
 //!
 //! Prints wall time, requests per distinct reference by kind, and pin's peak memory.
 //! Run it with `benches/resolve.sh`; by hand:
-//! `cargo run --release --example bench_resolve -- target/release/pin [LATENCY_MS] [-- PIN_ARGS…]`.
+//! `cargo run --release --example bench_resolve -- target/release/pin [LATENCY_MS]
+//! [--faults] [--per-host N] [-- PIN_ARGS…]`.
+//!
+//! `--faults`: the proxy answers 10 % of all requests 429 with `Retry-After: 1` and 5 %
+//! 500 (a fixed random sequence; each request at most once, so its retry gets through). `--per-host N`: resolve the same lookups through the
+//! library with a per-registry cap of N instead of running the binary (the cap is a
+//! builder setting), `--jobs` 32 as the binary's default.
 
 // The registry, seeding, token and proxy code is the test suite's own.
 
@@ -14,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use proxy::{Kind, Proxy};
+use pin_registry::credentials::CredentialSources;
+use pin_registry::{ImageRef, Lookup, RegistryConfig, RegistryResolver, resolve_all};
+use proxy::{Fault, Kind, Proxy};
 use push::ImageKind;
 use registry::Registry;
 use token::TokenOptions;
@@ -28,12 +36,26 @@ fn main() {
         .next()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/release/pin"));
-    let latency_ms: u64 = args
-        .next()
-        .filter(|a| a != "--")
-        .map(|a| a.parse().expect("LATENCY_MS is a number"))
-        .unwrap_or(50);
-    let pin_args: Vec<String> = args.skip_while(|a| a == "--").collect();
+    let mut latency_ms: u64 = 50;
+    let mut faults = false;
+    let mut per_host: Option<usize> = None;
+    let mut pin_args: Vec<String> = Vec::new();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--" => {
+                pin_args = args.by_ref().collect();
+            }
+            "--faults" => faults = true,
+            "--per-host" => {
+                per_host = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .expect("--per-host N"),
+                )
+            }
+            number => latency_ms = number.parse().expect("LATENCY_MS is a number"),
+        }
+    }
 
     eprintln!("seeding {IMAGES} images into a token-auth registry…");
     let registry = Registry::start_with_token_auth(TokenOptions::default());
@@ -50,6 +72,19 @@ fn main() {
     let realm = registry.token_server().expect("token server").realm();
     let proxy = Proxy::start_with_token(registry.host(), &realm, Duration::from_millis(latency_ms));
     let host = proxy.host();
+    if faults {
+        proxy.fail_at_random(
+            vec![
+                (0.10, Fault::status_with(429, "Retry-After", "1")),
+                (0.05, Fault::status(500)),
+            ],
+            17,
+        );
+    }
+    if let Some(per_host) = per_host {
+        resolve_through_library(&proxy, per_host);
+        return;
+    }
 
     let time = Path::new("/usr/bin/time");
     let mut cmd = if time.exists() {
@@ -82,32 +117,11 @@ fn main() {
         panic!("pin failed: {}", output.status);
     }
 
-    let counts = proxy.counts();
-    let count = |kind| counts.get(&kind).copied().unwrap_or(0);
-    let total: usize = counts.values().sum();
-    let per_ref = |n: usize| n as f64 / IMAGES as f64;
     println!("pin {}", pin_args.join(" "));
     println!("files: {FILES}, distinct references: {IMAGES}, latency per request: {latency_ms} ms");
     println!("references pinned in the diff: {pinned}");
     println!("wall time: {:.3} s", wall.as_secs_f64());
-    println!(
-        "requests: {total} = {:.3} per distinct reference (ping {}, token {}, HEAD {}, GET manifest {}, blob {}, other {})",
-        per_ref(total),
-        count(Kind::Ping),
-        count(Kind::Token),
-        count(Kind::HeadManifest),
-        count(Kind::GetManifest),
-        count(Kind::Blob),
-        count(Kind::Other),
-    );
-    println!(
-        "token + HEAD per distinct reference: {:.3}",
-        per_ref(count(Kind::Token) + count(Kind::HeadManifest))
-    );
-    println!(
-        "most requests in flight at the proxy: {}",
-        proxy.most_in_flight()
-    );
+    print_requests(&proxy);
     match stderr.lines().find_map(|l| {
         l.trim()
             .strip_prefix("Maximum resident set size (kbytes): ")
@@ -118,6 +132,64 @@ fn main() {
         ),
         None => println!("peak memory: unknown (install Debian's `time` for /usr/bin/time -v)"),
     }
+}
+
+/// The requests the proxy saw, by kind.
+fn print_requests(proxy: &Proxy) {
+    let counts = proxy.counts();
+    let count = |kind| counts.get(&kind).copied().unwrap_or(0);
+    let total: usize = counts.values().sum();
+    let per_ref = |n: usize| n as f64 / IMAGES as f64;
+    println!(
+        "requests: {total} = {:.3} per distinct reference (ping {}, token {}, HEAD {}, GET manifest {}, blob {}, other {}; {} faulted)",
+        per_ref(total),
+        count(Kind::Ping),
+        count(Kind::Token),
+        count(Kind::HeadManifest),
+        count(Kind::GetManifest),
+        count(Kind::Blob),
+        count(Kind::Other),
+        proxy.random_faults(),
+    );
+    println!(
+        "token + HEAD per distinct reference: {:.3}",
+        per_ref(count(Kind::Token) + count(Kind::HeadManifest))
+    );
+    println!(
+        "most requests in flight at the proxy: {}",
+        proxy.most_in_flight()
+    );
+}
+
+/// The benchmark's 200 lookups through the library, `per_host` requests in flight per
+/// host at most.
+fn resolve_through_library(proxy: &Proxy, per_host: usize) {
+    let host = proxy.host();
+    let lookups: Vec<Lookup> = (0..IMAGES)
+        .map(|i| {
+            let image = ImageRef::parse(&format!("{host}/library/img{i}:1.0")).expect("reference");
+            Lookup::of(&image)
+        })
+        .collect();
+    let resolver = RegistryResolver::new(RegistryConfig {
+        insecure: vec![host.clone()],
+        ..RegistryConfig::default()
+    })
+    .expect("resolver")
+    .with_credentials(CredentialSources::none())
+    .with_per_host_jobs(per_host);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = Instant::now();
+    let results = runtime.block_on(resolve_all(&resolver, lookups, 32, |_| {}));
+    let wall = started.elapsed();
+    let failed = results.values().filter(|r| r.is_err()).count();
+    assert_eq!(failed, 0, "{:?}", results.values().find(|r| r.is_err()));
+    println!("library, per-registry cap {per_host}, --jobs 32, distinct references: {IMAGES}");
+    println!("wall time: {:.3} s", wall.as_secs_f64());
+    print_requests(proxy);
 }
 
 /// 500 Dockerfiles in 50 folders; file `j` names image `j % 200` (and, every fifth

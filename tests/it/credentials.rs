@@ -418,3 +418,41 @@ fn helper_secret_never_reaches_debug_output() {
     assert!(found.credential.is_some());
     assert_no_secret(&format!("{found:?} {store:?}"));
 }
+
+#[test]
+fn an_unparsable_config_json_is_a_warning_and_registries_go_on_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, "{\"auths\": {\"broken").unwrap();
+    let token = Registry::start_with_token_auth(TokenOptions::default());
+    let public = token.push_image("library/python", "3.12", ImageKind::Oci);
+    let basic = Registry::start_with_basic_auth(&[(USER, SECRET)]);
+    basic.push_image("team/app", "1", ImageKind::Oci);
+    let resolver = RegistryResolver::new(RegistryConfig {
+        insecure: vec![token.host().to_string(), basic.host().to_string()],
+        ..RegistryConfig::default()
+    })
+    .unwrap()
+    .with_credentials(sources(dir.path()));
+    let lookup_of = |reference: String| Lookup::of(&ImageRef::parse(&reference).unwrap());
+    // A token registry that lets anyone pull resolves anonymously.
+    let digest = runtime()
+        .block_on(resolver.resolve(&lookup_of(format!("{}/library/python:3.12", token.host()))))
+        .unwrap();
+    assert_eq!(digest.as_str(), public.digest);
+    // One that needs the credentials is refused, and says why none were sent.
+    let error = runtime()
+        .block_on(resolver.resolve(&lookup_of(format!("{}/team/app:1", basic.host()))))
+        .unwrap_err();
+    let ResolveErrorKind::Unauthorized { tried } = &error.kind else {
+        panic!("{error:?}");
+    };
+    let warning = format!(
+        "{} is not a valid credentials file (EOF while parsing a string at line 1 column 18); \
+         its credentials are not used",
+        config.display()
+    );
+    assert_eq!(*tried, format!("no credentials: {warning}"));
+    // The warning is there for the user, once.
+    assert_eq!(resolver.warnings(), [warning]);
+}

@@ -93,14 +93,15 @@ fn counts(proxy: &Proxy) -> BTreeMap<Kind, usize> {
 }
 
 #[test]
-fn twenty_lookups_of_eight_tags_in_three_repositories_cost_one_ping_three_tokens_eight_heads() {
+fn twenty_lookups_of_eight_tags_in_three_repositories_cost_one_ping_one_token_eight_heads() {
     let (registry, proxy) = proxied_registry();
     let seeded = seed(&registry);
     let lookups = twenty_lookups(&proxy.host(), &seeded);
     resolve_everything(&proxy, &lookups);
+    // One token request asks for the three repositories' scopes at once.
     assert_eq!(
         counts(&proxy),
-        BTreeMap::from([(Kind::Ping, 1), (Kind::Token, 3), (Kind::HeadManifest, 8)]),
+        BTreeMap::from([(Kind::Ping, 1), (Kind::Token, 1), (Kind::HeadManifest, 8)]),
         "{:#?}",
         proxy.log()
     );
@@ -126,7 +127,7 @@ fn server_errors_and_dropped_connections_are_retried_and_everything_resolves() {
     resolve_everything(&proxy, &lookups);
     let counts = counts(&proxy);
     assert_eq!(counts[&Kind::Ping], 2, "{counts:?}");
-    assert_eq!(counts[&Kind::Token], 3 + 2, "{counts:?}");
+    assert_eq!(counts[&Kind::Token], 1 + 2, "{counts:?}");
     assert_eq!(counts[&Kind::HeadManifest], 8 + 3, "{counts:?}");
     assert_eq!(counts.get(&Kind::GetManifest), None, "{counts:?}");
 }
@@ -313,4 +314,107 @@ fn requests_in_flight_to_one_host_stay_under_the_cap() {
     assert_eq!(proxy.count(Kind::HeadManifest), 12);
     assert!(proxy.most_in_flight() <= 3, "{}", proxy.most_in_flight());
     assert!(proxy.most_in_flight() >= 2, "{}", proxy.most_in_flight());
+}
+
+#[test]
+fn a_token_the_registry_refuses_is_renewed_once_and_the_head_sent_again() {
+    let (registry, proxy) = proxied_registry();
+    let pushed = registry.push_image("library/python", "3.12", ImageKind::Oci);
+    // The first token grants nothing: the registry answers 401 to a token the
+    // resolver still thinks valid.
+    registry.token_server().unwrap().spoil_next(1);
+    let reference = format!("{}/library/python:3.12", proxy.host());
+    let digest = runtime()
+        .block_on(resolver(&proxy).resolve(&lookup(&reference)))
+        .unwrap();
+    assert_eq!(digest.as_str(), pushed.digest);
+    assert_eq!(
+        counts(&proxy),
+        BTreeMap::from([(Kind::Ping, 1), (Kind::Token, 2), (Kind::HeadManifest, 2)]),
+        "{:#?}",
+        proxy.log()
+    );
+}
+
+#[test]
+fn a_head_refused_after_a_new_token_says_not_found_or_not_authorized() {
+    // Docker Hub answers 401, not 404, for a repository that does not exist: its
+    // token server drops the scope without saying so, as for a private one.
+    let (registry, proxy) = proxied_registry();
+    registry.push_image("library/python", "3.12", ImageKind::Oci);
+    registry.token_server().unwrap().spoil_next(u64::MAX);
+    let reference = format!("{}/library/pyhton:3.12", proxy.host());
+    let error = runtime()
+        .block_on(resolver(&proxy).resolve(&lookup(&reference)))
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{reference}: repository not found or not authorized (no credentials) (registry {})",
+            proxy.host()
+        )
+    );
+    assert_eq!(proxy.count(Kind::Token), 2, "one new token, not more");
+    assert_eq!(proxy.count(Kind::HeadManifest), 2, "one retry, not more");
+}
+
+#[test]
+fn a_token_server_that_drops_scopes_of_a_batch_gets_one_repository_per_token_from_then_on() {
+    let (registry, proxy) = proxied_registry();
+    let mut lookups = Vec::new();
+    for i in 0..5 {
+        let repository = format!("team/app{i}");
+        let pushed = registry.push_image(&repository, "1", ImageKind::Oci);
+        lookups.push((
+            lookup(&format!("{}/{repository}:1", proxy.host())),
+            pushed.digest,
+        ));
+    }
+    let tokens = registry.token_server().unwrap();
+    tokens.grant_first_scope_only(true);
+    let resolver = resolver(&proxy);
+    let resolve = |lookups: &[(Lookup, String)]| {
+        // Planned as `resolve_all` plans, then one lookup at a time, so that the counts
+        // are exact.
+        let planned: Vec<Lookup> = lookups.iter().map(|(l, _)| l.clone()).collect();
+        resolver.prepare(&planned, 1);
+        for (lookup, expected) in lookups {
+            let digest = runtime().block_on(resolver.resolve(lookup)).unwrap();
+            assert_eq!(digest.as_str(), expected);
+        }
+    };
+    resolve(&lookups[..3]);
+    // app0: the batch of three (only app0 granted), HEAD. app1: HEAD refused, a token
+    // for app1 alone, HEAD again; batching stops. app2: a token of its own, HEAD.
+    let lists = tokens.scope_lists();
+    let sizes: Vec<usize> = lists.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [3, 1, 1], "{lists:?}");
+    assert_eq!(proxy.count(Kind::HeadManifest), 3 + 1);
+    // The registry is remembered: later lookups ask one repository per token.
+    resolve(&lookups[3..]);
+    let sizes: Vec<usize> = tokens.scope_lists().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [3, 1, 1, 1, 1]);
+    assert_eq!(proxy.count(Kind::HeadManifest), 3 + 1 + 2);
+}
+
+#[test]
+fn token_requests_count_against_the_realms_host_not_the_registrys() {
+    let registry = Registry::start_with_token_auth(TokenOptions::default());
+    let realm = registry.token_server().unwrap().realm();
+    let proxy = Proxy::start_with_token(registry.host(), &realm, Duration::from_millis(50));
+    let mut lookups = Vec::new();
+    for i in 0..6 {
+        let repository = format!("team/app{i}");
+        registry.push_image(&repository, "1", ImageKind::Oci);
+        lookups.push(lookup(&format!("{}/{repository}:1", proxy.host())));
+    }
+    let resolver = resolver(&proxy).with_per_host_jobs(1);
+    // Not through `resolve_all`: no batches, one token per repository.
+    let results = runtime().block_on(futures::future::join_all(
+        lookups.iter().map(|l| resolver.resolve(l)),
+    ));
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(proxy.count(Kind::Token), 6);
+    // One request at the registry and one at the realm's host at a time.
+    assert_eq!(proxy.most_in_flight(), 2);
 }

@@ -850,3 +850,50 @@ fn an_https_registry_naming_a_plain_http_realm_gets_no_credentials_sent_there() 
         format!("FROM alpine:3.20@{}\n", pushed.digest)
     );
 }
+
+#[test]
+fn token_lifetimes_as_floats_strings_or_negative_are_used_not_refused() {
+    for expires_in in ["300.0", "\"300\"", "-1", "1e308", "0.5", "null"] {
+        let auth = FakeRegistry::start_on("127.0.0.2");
+        auth.on(
+            "GET",
+            "/token",
+            FakeResponse::status(200)
+                .body(format!("{{\"token\":\"{TOKEN}\",\"expires_in\":{expires_in}}}").as_bytes()),
+        );
+        let registry = registry_with_realm(&auth);
+        let resolver = resolver(&[registry.host(), auth.host()], None);
+        let digest = resolve(&resolver, &format!("{}/team/app:1", registry.host()));
+        assert_eq!(digest.unwrap(), DIGEST, "expires_in {expires_in}");
+    }
+}
+
+#[test]
+fn the_run_deadline_ends_every_lookup_behind_a_registry_that_rate_limits_forever() {
+    let fake = FakeRegistry::start();
+    let mut lookups = Vec::new();
+    for i in 0..20 {
+        fake.on(
+            "HEAD",
+            &format!("/v2/team/app{i}/manifests/1"),
+            FakeResponse::status(429).header("Retry-After", "1"),
+        );
+        lookups.push(lookup(&format!("{}/team/app{i}:1", fake.host())));
+    }
+    let resolver = resolver(&[fake.host()], None).with_run_deadline(Duration::from_millis(1500));
+    let started = Instant::now();
+    // Four at a time: without the run's deadline, 20 lookups of 3 s of waits each.
+    let results = runtime().block_on(resolve_all(&resolver, lookups, 4, |_| {}));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert_eq!(results.len(), 20);
+    for result in results.values() {
+        let message = result.as_ref().unwrap_err().to_string();
+        assert!(
+            message.contains(
+                "gave up: the run's deadline of 1.5 s passed (all lookups, retries included)"
+            ),
+            "{message}"
+        );
+    }
+}

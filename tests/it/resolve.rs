@@ -247,7 +247,7 @@ fn mirror_without_prefix_keeps_the_repository() {
 }
 
 #[test]
-fn token_auth_anonymous_pull_fetches_one_token_per_repository() {
+fn token_auth_anonymous_pull_fetches_one_token_for_the_repositories_of_a_run() {
     let registry = Registry::start_with_token_auth(TokenOptions::default());
     let python_312 = registry.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
     let python_311 = registry.push_image("library/python", "3.11", ImageKind::Docker);
@@ -277,7 +277,8 @@ fn token_auth_anonymous_pull_fetches_one_token_per_repository() {
         "{:?}",
         tokens.requests()
     );
-    assert_eq!(tokens.total_requests(), 2);
+    // Both scopes in one request.
+    assert_eq!(tokens.total_requests(), 1, "{:?}", tokens.requests());
 }
 
 #[test]
@@ -803,5 +804,114 @@ fn check_update_keeps_a_platform_pin_and_write_update_moves_it_within_its_platfo
     assert_eq!(
         std::fs::read_to_string(&dockerfile).unwrap(),
         format!("FROM {image}@{}\n", second.child("linux/arm64/v8"))
+    );
+}
+
+// Every registry answer is checked before its hash is written.
+
+/// A HEAD without `Docker-Content-Digest` and a GET answered with `content_type` and
+/// `body`: the lookup must fail without hashing the body.
+fn assert_get_fallback_refuses(content_type: &str, body: &[u8]) {
+    let fake = FakeRegistry::start();
+    fake.on(
+        "HEAD",
+        PYTHON_TAG,
+        FakeResponse::status(200).header("Content-Type", DOCKER_MANIFEST),
+    );
+    fake.on(
+        "GET",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", content_type)
+            .body(body),
+    );
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    match &kind {
+        ResolveErrorKind::Protocol(message) => {
+            assert!(message.ends_with("it is not hashed"), "{message}")
+        }
+        other => panic!("{content_type} {body:?}: expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn get_fallback_refuses_an_empty_body() {
+    assert_get_fallback_refuses(DOCKER_MANIFEST, b"");
+}
+
+#[test]
+fn get_fallback_refuses_an_html_login_page() {
+    assert_get_fallback_refuses(
+        "text/html; charset=utf-8",
+        b"<!doctype html><title>Sign in</title><form action=/login>",
+    );
+}
+
+#[test]
+fn get_fallback_refuses_a_json_error_sent_with_200() {
+    let error = br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+    assert_get_fallback_refuses("application/json", error);
+    // Also when it claims to be a manifest.
+    assert_get_fallback_refuses(DOCKER_MANIFEST, error);
+}
+
+#[test]
+fn get_fallback_refuses_a_manifest_whose_media_type_disagrees() {
+    let body = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#);
+    assert_get_fallback_refuses(DOCKER_MANIFEST, body.as_bytes());
+    assert_get_fallback_refuses(DOCKER_MANIFEST, br#"{"schemaVersion":1,"name":"x"}"#);
+}
+
+/// A HEAD answered with these `Docker-Content-Digest` values, and a GET that would
+/// give a valid manifest: the lookup fails with `expected` and sends no GET.
+fn assert_digest_header_refused(values: &[&str], expected: &str) {
+    let fake = FakeRegistry::start();
+    let mut head = FakeResponse::status(200).header("Content-Type", DOCKER_MANIFEST);
+    for value in values {
+        head = head.header("Docker-Content-Digest", value);
+    }
+    fake.on("HEAD", PYTHON_TAG, head);
+    let manifest = format!(r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}"}}"#);
+    fake.on(
+        "GET",
+        PYTHON_TAG,
+        FakeResponse::status(200)
+            .header("Content-Type", DOCKER_MANIFEST)
+            .body(manifest.as_bytes()),
+    );
+    let kind = resolve_kind(
+        fake_config(&fake),
+        &format!("{}/library/python:3.12", fake.host()),
+    );
+    assert_eq!(
+        kind,
+        ResolveErrorKind::Protocol(format!("the registry sent {expected}"))
+    );
+    assert!(
+        !fake.requests().contains(&format!("GET {PYTHON_TAG}")),
+        "{:?}",
+        fake.requests()
+    );
+}
+
+#[test]
+fn digest_header_that_is_not_ascii_is_an_error_not_an_absent_header() {
+    let digest = sha256_digest(b"x");
+    let not_ascii = format!("{}\u{e9}", &digest[..digest.len() - 1]);
+    assert_digest_header_refused(
+        &[&not_ascii],
+        "the docker-content-digest header is not ASCII text",
+    );
+}
+
+#[test]
+fn two_different_digest_headers_are_an_error() {
+    let (a, b) = (sha256_digest(b"a"), sha256_digest(b"b"));
+    assert_digest_header_refused(
+        &[&a, &b],
+        "two docker-content-digest headers with different values",
     );
 }

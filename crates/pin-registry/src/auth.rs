@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::credentials::{Credential, Found};
 use crate::error::{ResolveErrorKind, rate_limit_suffix};
 use crate::text::{basic_value, printable, redact};
+use crate::tokens::Slot;
 use crate::transport::{Answer, Transport};
 
 /// Most bytes read of a token endpoint's answer: a JSON object with one JWT (a few KiB
@@ -43,6 +44,8 @@ pub(crate) enum Challenge {
 pub(crate) struct Auth {
     pub(crate) header: Option<String>,
     pub(crate) tried: String,
+    /// The token request a bearer header came from.
+    pub(crate) granted: Option<Slot>,
 }
 
 impl Auth {
@@ -51,6 +54,7 @@ impl Auth {
         Auth {
             header: None,
             tried: "no credentials".to_string(),
+            granted: None,
         }
     }
 
@@ -59,6 +63,7 @@ impl Auth {
         Auth {
             header: basic_header(found.credential.as_ref()),
             tried: found.source.clone(),
+            granted: None,
         }
     }
 }
@@ -125,11 +130,12 @@ pub(crate) fn parse_challenge(value: &str) -> Option<Challenge> {
     })
 }
 
-/// One token request: for `scope` at `realm`, with what was found for the registry.
+/// One token request: for `scopes` (one or a batch) at `realm`, with what was found for
+/// the registry.
 pub(crate) struct TokenRequest<'a> {
     pub(crate) realm: Url,
     pub(crate) service: Option<&'a str>,
-    pub(crate) scope: String,
+    pub(crate) scopes: &'a [String],
     pub(crate) found: &'a Found,
 }
 
@@ -160,7 +166,11 @@ impl TokenRequest<'_> {
                     if let Some(service) = self.service {
                         pairs.append_pair("service", service);
                     }
-                    pairs.append_pair("scope", &self.scope);
+                    // One `scope` parameter per repository, as distribution's and
+                    // Docker Hub's token servers take them.
+                    for scope in self.scopes {
+                        pairs.append_pair("scope", scope);
+                    }
                 }
                 let header = basic_header(basic.as_ref());
                 transport
@@ -199,7 +209,8 @@ impl TokenRequest<'_> {
             pairs
                 .append_pair("grant_type", "refresh_token")
                 .append_pair("client_id", "pin")
-                .append_pair("scope", &self.scope)
+                // OAuth2: one field, scopes separated by spaces.
+                .append_pair("scope", &self.scopes.join(" "))
                 .append_pair("refresh_token", refresh_token);
             if let Some(service) = self.service {
                 pairs.append_pair("service", service);
@@ -239,7 +250,7 @@ fn parse_token(body: &[u8]) -> Result<Token, ResolveErrorKind> {
     struct TokenAnswer {
         token: Option<String>,
         access_token: Option<String>,
-        expires_in: Option<u64>,
+        expires_in: Option<serde_json::Value>,
     }
     let parsed: TokenAnswer = serde_json::from_slice(body)
         .map_err(|e| ResolveErrorKind::Token(format!("token endpoint sent no JSON token: {e}")))?;
@@ -249,15 +260,31 @@ fn parse_token(body: &[u8]) -> Result<Token, ResolveErrorKind> {
         .or(parsed.access_token)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ResolveErrorKind::Token("token endpoint sent an empty token".into()))?;
-    let lifetime = parsed
-        .expires_in
-        .map(Duration::from_secs)
-        .unwrap_or(TOKEN_DEFAULT_LIFETIME)
-        .min(TOKEN_MAX_LIFETIME);
+    let lifetime = lifetime(parsed.expires_in.as_ref());
+    // Renewed a margin before it expires, or half-way through a very short life.
+    let usable = lifetime.saturating_sub(TOKEN_MARGIN).max(lifetime / 2);
     Ok(Token {
         value,
-        renew_at: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
+        renew_at: Instant::now() + usable,
     })
+}
+
+/// A token's lifetime from `expires_in`: whole or fractional seconds (`300`, `300.0`,
+/// also as a string), at most [`TOKEN_MAX_LIFETIME`]; anything else (missing,
+/// negative, not a number) is the specification's default. A token is never refused
+/// for its lifetime: the registry is the judge of whether it is still valid.
+fn lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
+    let seconds = match expires_in {
+        Some(serde_json::Value::Number(number)) => number.as_f64(),
+        Some(serde_json::Value::String(text)) => text.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match seconds {
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            Duration::from_secs_f64(seconds.min(TOKEN_MAX_LIFETIME.as_secs_f64()))
+        }
+        _ => TOKEN_DEFAULT_LIFETIME,
+    }
 }
 
 /// The `details` (or `error_description`, `error`) of a token server's error body, else
@@ -275,4 +302,50 @@ fn token_error_details(body: &[u8]) -> String {
         return text;
     }
     String::from_utf8_lossy(body).trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lifetime_of(body: &str) -> Result<Duration, ResolveErrorKind> {
+        let before = Instant::now();
+        parse_token(body.as_bytes()).map(|token| token.renew_at - before)
+    }
+
+    #[test]
+    fn any_expires_in_gives_a_sane_lifetime_and_never_a_refusal() {
+        let near = |got: Duration, want: u64| {
+            let want = Duration::from_secs(want);
+            let close = got + Duration::from_secs(1) > want && got < want + Duration::from_secs(1);
+            assert!(close, "{got:?} for {want:?}");
+        };
+        near(
+            lifetime_of(r#"{"token":"t","expires_in":300}"#).unwrap(),
+            290,
+        );
+        near(
+            lifetime_of(r#"{"token":"t","expires_in":300.0}"#).unwrap(),
+            290,
+        );
+        near(
+            lifetime_of(r#"{"token":"t","expires_in":"300"}"#).unwrap(),
+            290,
+        );
+        near(
+            lifetime_of(r#"{"token":"t","expires_in":1e300}"#).unwrap(),
+            3590,
+        );
+        near(
+            lifetime_of(r#"{"token":"t","expires_in":18446744073709551615}"#).unwrap(),
+            3590,
+        );
+        for odd in ["-5", "-0.5", "0", "\"soon\"", "null", "{}", "[]", "true"] {
+            let body = format!(r#"{{"token":"t","expires_in":{odd}}}"#);
+            near(lifetime_of(&body).unwrap(), 50);
+        }
+        near(lifetime_of(r#"{"token":"t"}"#).unwrap(), 50);
+        // Shorter than the margin: used for half of it.
+        near(lifetime_of(r#"{"token":"t","expires_in":8}"#).unwrap(), 4);
+    }
 }

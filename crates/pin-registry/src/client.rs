@@ -2,8 +2,9 @@
 //! trips as the protocol allows.
 //!
 //! Per registry host, one `GET /v2/` learns how it authenticates (the challenge is
-//! cached). Per host and repository, one token (bearer registries), shared by
-//! concurrent lookups. Per host, repository and tag, exactly one
+//! cached). Per host, one token request for a batch of repositories (bearer
+//! registries; module `tokens`), shared by concurrent lookups. Per host, repository
+//! and tag, exactly one
 //! `HEAD /v2/<name>/manifests/<tag>` with all four manifest media types in `Accept`,
 //! shared by every lookup of that tag (also lookups that differ only in the digest they
 //! are pinned to). A `GET` only when the registry leaves `Docker-Content-Digest` out, or
@@ -16,30 +17,14 @@
 //! [`Transport::send`] (module `http`): the per-host cap, the retries, the deadlines,
 //! the body caps and redirects live there.
 //!
-//! ## Who is shown which credentials
-//!
-//! Credentials are looked up for the host a lookup is sent to (the mirror, if one
-//! applies; never Docker Hub's for a mirror) and go only to:
-//!
-//! - that host itself (basic auth); a redirect to another scheme, host or port is
-//!   followed without them (module `http`);
-//! - the token realm named by **that host's own** `WWW-Authenticate` challenge, which
-//!   may be on another host: that is how Docker Hub works (registry-1.docker.io names
-//!   auth.docker.io), and the Docker client does the same (distribution's token handler
-//!   sends the registry's basic credentials to the realm its challenge names). Challenges
-//!   and tokens are kept per registry host, so one registry's credentials never reach a
-//!   realm another registry named.
-//!
-//! Stricter than Docker: a registry spoken to over HTTPS whose challenge names a
-//! plain-`http://` realm is refused when we hold credentials for it (the realm would
-//! receive them in clear text); the realm's host may be allowed with
-//! `--insecure-registry`. Without credentials the anonymous token request goes ahead.
+//! Authentication (challenges, credentials, tokens, the 401 retry) is module
+//! `authorize`.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use reqwest::header::{ACCEPT, AUTHORIZATION};
@@ -47,19 +32,22 @@ use reqwest::{Method, StatusCode};
 use thiserror::Error;
 use tokio::sync::OnceCell;
 
-use crate::auth::{Auth, Challenge, Token, TokenRequest, parse_challenge};
+use crate::auth::{Auth, Challenge};
 use crate::credentials::{CredentialSources, CredentialStore, Found};
 use crate::error::{ResolveError, ResolveErrorKind};
-use crate::lookup::{Lookup, Resolver};
+use crate::lookup::{Endpoint, Lookup, Resolver};
 use crate::manifest::{
-    ACCEPT_MANIFESTS, ImageManifest, Index, MAX_MANIFEST_BYTES, Tagged, config_platform,
-    content_type, is_image_manifest, is_index, select_platform,
+    ACCEPT_MANIFESTS, ImageManifest, Index, MAX_MANIFEST_BYTES, Tagged, checked_manifest,
+    config_platform, content_type, is_image_manifest, is_index, select_platform,
 };
 use crate::mirror::Mirror;
 use crate::platform::Platform;
 use crate::reference::{DOCKER_HUB, Digest};
 use crate::text::seconds;
+use crate::tokens::TokenCache;
 use crate::transport::{Answer, Transport, error_chain};
+
+mod authorize;
 
 /// Docker Hub's API host; `docker.io` itself serves no registry API.
 const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
@@ -69,6 +57,14 @@ const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest one lookup may take, all requests, retries and waits included.
 pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(120);
+/// Longest all the lookups of a run may take, from the first: a CI job's step can live
+/// with 10 minutes, and a registry that answers 429 forever costs no more than that
+/// however many tags sit behind it (not tags × [`LOOKUP_DEADLINE`] / jobs).
+pub const RUN_DEADLINE: Duration = Duration::from_secs(600);
+/// Lookups in flight per request place of `--jobs`: a lookup that waits (a
+/// `Retry-After`, a batch's token) holds no place, and each one still has its own
+/// deadline, so they must not queue for long.
+const LOOKUPS_PER_JOB: usize = 4;
 /// Requests in flight to one registry host, by default. With `--jobs 32` a run keeps
 /// about 16 token requests (at the auth host) and 16 `HEAD`s (at the registry) in
 /// flight: `benches/resolve.sh` resolves 200 images through 50 ms of latency in about
@@ -86,14 +82,6 @@ pub struct RegistryConfig {
     pub ca_files: Vec<PathBuf>,
     /// Pin this platform's manifest instead of the index.
     pub platform: Option<Platform>,
-}
-
-/// Where a lookup is sent: the host asked (a mirror, if one applies) and the
-/// repository's name there.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Endpoint {
-    host: String,
-    repository: String,
 }
 
 /// One in-flight-or-done computation per key: concurrent askers share it.
@@ -152,13 +140,16 @@ pub struct RegistryResolver {
     transport: Transport,
     /// Longest one lookup may take.
     lookup_deadline: Duration,
+    /// Longest the run's lookups may take, and when the first began.
+    run_deadline: Duration,
+    run_started: OnceLock<Instant>,
     credentials: Arc<CredentialStore>,
     /// Credentials per host, looked up once (a helper runs once per host).
     found: Flights<String, Result<Found>>,
     /// The challenge per host.
     challenges: Flights<String, Result<Challenge>>,
-    /// The token per host and repository; a cell is replaced when its token is due.
-    tokens: Mutex<HashMap<Endpoint, Arc<OnceCell<Result<Token>>>>>,
+    /// The token requests per host and repository (batched; renewed when due).
+    tokens: TokenCache,
     /// The `HEAD` per host, repository and tag.
     tags: Flights<(Endpoint, String), Result<Tagged>>,
     /// Manifests fetched by digest (`None`: 404), per host and repository.
@@ -197,10 +188,12 @@ impl RegistryResolver {
             config,
             transport: Transport::new(http, DEFAULT_PER_HOST_JOBS),
             lookup_deadline: LOOKUP_DEADLINE,
+            run_deadline: RUN_DEADLINE,
+            run_started: OnceLock::new(),
             credentials: Arc::new(CredentialStore::new(CredentialSources::from_env())),
             found: Flights::new(),
             challenges: Flights::new(),
-            tokens: Mutex::new(HashMap::new()),
+            tokens: TokenCache::default(),
             tags: Flights::new(),
             by_digest: Flights::new(),
         })
@@ -229,6 +222,20 @@ impl RegistryResolver {
     pub fn with_lookup_deadline(mut self, deadline: Duration) -> RegistryResolver {
         self.lookup_deadline = deadline;
         self
+    }
+
+    /// Gives up on every lookup not done `deadline` after the run's first one began,
+    /// instead of [`RUN_DEADLINE`] (each lookup still has its own deadline).
+    pub fn with_run_deadline(mut self, deadline: Duration) -> RegistryResolver {
+        self.run_deadline = deadline;
+        self
+    }
+
+    /// What the user should know that is not an error: credential files that could
+    /// not be read as such and were passed over (the lookups went on without them).
+    /// Each once, in the order met.
+    pub fn warnings(&self) -> Vec<String> {
+        self.credentials.warnings()
     }
 
     /// The host and repository asked for `lookup`: its mirror's, if one applies.
@@ -352,11 +359,13 @@ impl RegistryResolver {
             endpoint.host,
             endpoint.repository
         );
-        let answer = self.send(Method::GET, &url, auth).await?;
+        let (answer, auth) = self
+            .send_authorized(Method::GET, &url, endpoint, auth)
+            .await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let answer = check(answer, auth)?;
+        let answer = check(answer, &auth)?;
         Ok(config_platform(&answer.body))
     }
 
@@ -389,11 +398,13 @@ impl RegistryResolver {
             .cell(&(endpoint.clone(), digest.as_str().to_string()));
         cell.get_or_init(|| async {
             let url = self.manifest_url(endpoint, digest.as_str());
-            let answer = self.send(Method::GET, &url, auth).await?;
+            let (answer, auth) = self
+                .send_authorized(Method::GET, &url, endpoint, auth)
+                .await?;
             if answer.status == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            let answer = check(answer, auth)?;
+            let answer = check(answer, &auth)?;
             if Digest::of_bytes(&answer.body) != *digest {
                 return Err(ResolveErrorKind::Protocol(format!(
                     "the manifest served for {digest} does not hash to it"
@@ -411,24 +422,33 @@ impl RegistryResolver {
         let cell = self.tags.cell(&(endpoint.clone(), tag.to_string()));
         cell.get_or_init(|| async {
             let url = self.manifest_url(endpoint, tag);
-            let head = check(self.send(Method::HEAD, &url, auth).await?, auth)?;
-            let media_type = content_type(&head);
-            match head.header("docker-content-digest") {
-                Some(value) => Ok(Tagged {
+            let (head, auth) = self.send_authorized(Method::HEAD, &url, endpoint, auth).await?;
+            let head = check(head, &auth)?;
+            if let Some(value) = digest_header(&head)? {
+                return Ok(Tagged {
                     digest: Digest::parse(&value)?,
-                    media_type,
+                    media_type: content_type(&head),
                     body: None,
-                }),
-                None => {
-                    // Some registries leave the header out of HEAD: hash the exact bytes.
-                    let get = check(self.send(Method::GET, &url, auth).await?, auth)?;
-                    Ok(Tagged {
-                        digest: Digest::of_bytes(&get.body),
-                        media_type: content_type(&get).or(media_type),
-                        body: Some(get.body),
-                    })
-                }
+                });
             }
+            // Some registries leave the header out of HEAD: hash the exact bytes, once
+            // they are known to be a manifest (not a login page or an error sent with 200).
+            let (get, auth) = self.send_authorized(Method::GET, &url, endpoint, &auth).await?;
+            let get = check(get, &auth)?;
+            let media_type = checked_manifest(&get)?;
+            let digest = Digest::of_bytes(&get.body);
+            if let Some(said) = digest_header(&get)?
+                && Digest::parse(&said)? != digest
+            {
+                return Err(ResolveErrorKind::Protocol(format!(
+                    "the manifest GET says Docker-Content-Digest {said} but its bytes hash to {digest}"
+                )));
+            }
+            Ok(Tagged {
+                digest,
+                media_type: Some(media_type),
+                body: Some(get.body),
+            })
         })
         .await
         .clone()
@@ -447,128 +467,6 @@ impl RegistryResolver {
             .await
             .map_err(|failure| ResolveErrorKind::from_failure(failure, "manifest, index or config"))
     }
-
-    /// What to send to `endpoint`: nothing, basic auth, or a bearer token.
-    async fn authorization(&self, endpoint: &Endpoint) -> Result<Auth> {
-        let challenge = self.challenge(&endpoint.host).await?;
-        if challenge == Challenge::None {
-            return Ok(Auth::anonymous());
-        }
-        let found = self.found(&endpoint.host).await?;
-        match challenge {
-            Challenge::None | Challenge::Basic => Ok(Auth::basic(&found)),
-            Challenge::Bearer { realm, service } => {
-                let token = self
-                    .token(endpoint, &realm, service.as_deref(), &found)
-                    .await?;
-                Ok(Auth {
-                    header: Some(format!("Bearer {}", token.value)),
-                    tried: found.source,
-                })
-            }
-        }
-    }
-
-    /// The credentials for `host`, looked up once (off the async threads: a helper may
-    /// take seconds).
-    async fn found(&self, host: &str) -> Result<Found> {
-        let cell = self.found.cell(&host.to_string());
-        cell.get_or_init(|| async {
-            let store = Arc::clone(&self.credentials);
-            let host = host.to_string();
-            tokio::task::spawn_blocking(move || store.for_host(&host))
-                .await
-                .map_err(|e| ResolveErrorKind::Protocol(format!("credential lookup failed: {e}")))?
-                .map_err(|message| ResolveErrorKind::Unauthorized { tried: message })
-        })
-        .await
-        .clone()
-    }
-
-    /// `GET /v2/` once per host: how it wants to be authenticated.
-    async fn challenge(&self, host: &str) -> Result<Challenge> {
-        let cell = self.challenges.cell(&host.to_string());
-        cell.get_or_init(|| async {
-            let url = format!("{}://{host}/v2/", self.scheme(host));
-            let answer = self.send(Method::GET, &url, &Auth::anonymous()).await?;
-            if answer.status != StatusCode::UNAUTHORIZED {
-                // 200, or a registry that does not implement the ping: try without.
-                return Ok(Challenge::None);
-            }
-            let value = answer.header("www-authenticate").unwrap_or_default();
-            parse_challenge(&value).ok_or_else(|| {
-                ResolveErrorKind::Protocol(format!(
-                    "{host} asks for authentication with an unknown challenge {value:?}"
-                ))
-            })
-        })
-        .await
-        .clone()
-    }
-
-    /// Whether the credentials for registry `host` may be sent to `realm`, the realm its
-    /// challenge named (see the module): not in clear text when the registry itself is
-    /// spoken to over HTTPS, unless the realm's host is listed as insecure.
-    fn realm_may_receive_credentials(
-        &self,
-        host: &str,
-        realm: &reqwest::Url,
-    ) -> std::result::Result<(), String> {
-        if realm.scheme() == "https"
-            || self.scheme(host) == "http"
-            || self.scheme(realm.authority()) == "http"
-        {
-            return Ok(());
-        }
-        Err(format!(
-            "{host} names the token realm {}, which is not HTTPS: refusing to send the \
-             credentials for {host} there in clear text (pass --insecure-registry {} if \
-             that is intended)",
-            realm.as_str(),
-            realm.authority()
-        ))
-    }
-
-    /// The bearer token for `endpoint`'s repository, fetched once per host and
-    /// repository and shared by concurrent lookups; renewed when due.
-    async fn token(
-        &self,
-        endpoint: &Endpoint,
-        realm: &str,
-        service: Option<&str>,
-        found: &Found,
-    ) -> Result<Token> {
-        let cell = {
-            let mut tokens = self.tokens.lock().expect("token map lock");
-            let cell = tokens.entry(endpoint.clone()).or_default();
-            let due = cell
-                .get()
-                .is_some_and(|t| t.as_ref().is_ok_and(Token::is_due));
-            if due {
-                *cell = Arc::default();
-            }
-            Arc::clone(cell)
-        };
-        cell.get_or_init(|| async {
-            let realm = reqwest::Url::parse(realm).map_err(|e| {
-                ResolveErrorKind::Token(format!("the token realm {realm:?} is not a URL: {e}"))
-            })?;
-            if found.credential.is_some() {
-                self.realm_may_receive_credentials(&endpoint.host, &realm)
-                    .map_err(ResolveErrorKind::Token)?;
-            }
-            TokenRequest {
-                realm,
-                service,
-                scope: format!("repository:{}:pull", endpoint.repository),
-                found,
-            }
-            .send(&self.transport)
-            .await
-        })
-        .await
-        .clone()
-    }
 }
 
 impl Resolver for RegistryResolver {
@@ -578,15 +476,24 @@ impl Resolver for RegistryResolver {
     ) -> BoxFuture<'a, std::result::Result<Digest, ResolveError>> {
         Box::pin(async move {
             let endpoint = self.endpoint(lookup);
-            let deadline = self.lookup_deadline;
+            let run_ends = *self.run_started.get_or_init(Instant::now) + self.run_deadline;
+            let left = run_ends.saturating_duration_since(Instant::now());
+            let (deadline, why) = if left < self.lookup_deadline {
+                let why = format!(
+                    "gave up: the run's deadline of {} passed (all lookups, retries included)",
+                    seconds(self.run_deadline)
+                );
+                (left, why)
+            } else {
+                let why = format!(
+                    "timed out after {} (the deadline for one lookup, retries included)",
+                    seconds(self.lookup_deadline)
+                );
+                (self.lookup_deadline, why)
+            };
             let result = tokio::time::timeout(deadline, self.resolve_at(&endpoint, lookup))
                 .await
-                .unwrap_or_else(|_| {
-                    Err(ResolveErrorKind::Network(format!(
-                        "timed out after {} (the deadline for one lookup, retries included)",
-                        seconds(deadline)
-                    )))
-                });
+                .unwrap_or(Err(ResolveErrorKind::Network(why)));
             result.map_err(|kind| ResolveError {
                 lookup: lookup.clone(),
                 host: endpoint.host.clone(),
@@ -594,6 +501,26 @@ impl Resolver for RegistryResolver {
             })
         })
     }
+
+    /// Starts the run's clock, plans the token requests (see module `tokens`) and caps
+    /// the requests in flight at `jobs`; lets [`LOOKUPS_PER_JOB`] times as many lookups
+    /// run, so that lookups waiting out a `Retry-After` (which hold no request place)
+    /// or a batch's token do not keep the others from the free places.
+    fn prepare(&self, lookups: &[Lookup], jobs: usize) -> usize {
+        self.run_started.get_or_init(Instant::now);
+        self.tokens
+            .plan(lookups.iter().map(|lookup| self.endpoint(lookup)));
+        self.transport.set_total_cap(jobs);
+        jobs.saturating_mul(LOOKUPS_PER_JOB)
+    }
+}
+
+/// The `Docker-Content-Digest` header: absent, or said once (see
+/// [`Answer::single_header`]).
+fn digest_header(answer: &Answer) -> Result<Option<String>> {
+    answer
+        .single_header("docker-content-digest")
+        .map_err(|why| ResolveErrorKind::Protocol(format!("the registry sent {why}")))
 }
 
 /// Maps any status but 200 to the error a user can act on.
@@ -605,6 +532,11 @@ fn check(answer: Answer, auth: &Auth) -> Result<Answer> {
     let remaining = answer.header("ratelimit-remaining");
     Err(match status {
         StatusCode::NOT_FOUND => ResolveErrorKind::NotFound,
+        StatusCode::UNAUTHORIZED if auth.granted.is_some() => {
+            ResolveErrorKind::NotFoundOrUnauthorized {
+                tried: auth.tried.clone(),
+            }
+        }
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ResolveErrorKind::Unauthorized {
             tried: auth.tried.clone(),
         },
@@ -619,128 +551,6 @@ fn check(answer: Answer, auth: &Auth) -> Result<Answer> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::{Credential, Secret};
-    use crate::manifest::{OCI_INDEX, OCI_MANIFEST};
-    use crate::text::{basic_value, redact};
-
-    fn index(entries: &[(&str, &str, Option<&str>, char)]) -> Vec<u8> {
-        let manifests: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|(os, arch, variant, fill)| {
-                let mut platform = serde_json::json!({"os": os, "architecture": arch});
-                if let Some(variant) = variant {
-                    platform["variant"] = serde_json::json!(variant);
-                }
-                serde_json::json!({
-                    "mediaType": OCI_MANIFEST,
-                    "digest": format!("sha256:{}", fill.to_string().repeat(64)),
-                    "size": 1,
-                    "platform": platform,
-                })
-            })
-            .collect();
-        serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn arm64_without_variant_matches_v8() {
-        let body = index(&[("linux", "amd64", None, 'a'), ("linux", "arm64", None, 'b')]);
-        let wanted: Platform = "linux/arm64/v8".parse().unwrap();
-        let child = select_platform(&body, &wanted).unwrap().unwrap();
-        assert_eq!(child.as_str(), format!("sha256:{}", "b".repeat(64)));
-    }
-
-    #[test]
-    fn variant_must_match_when_asked() {
-        let body = index(&[
-            ("linux", "arm", Some("v6"), 'a'),
-            ("linux", "arm", Some("v7"), 'b'),
-        ]);
-        let v7 = select_platform(&body, &"linux/arm/v7".parse().unwrap()).unwrap();
-        assert_eq!(v7.unwrap().as_str(), format!("sha256:{}", "b".repeat(64)));
-        let any = select_platform(&body, &"linux/arm".parse().unwrap()).unwrap();
-        assert_eq!(any.unwrap().as_str(), format!("sha256:{}", "a".repeat(64)));
-    }
-
-    #[test]
-    fn missing_platform_lists_the_available_ones() {
-        let body = index(&[
-            ("linux", "amd64", None, 'a'),
-            ("unknown", "unknown", None, 'c'),
-        ]);
-        let error = select_platform(&body, &"linux/s390x".parse().unwrap()).unwrap_err();
-        assert_eq!(
-            error,
-            ResolveErrorKind::PlatformNotFound("linux/s390x (available: linux/amd64)".into())
-        );
-    }
-
-    #[test]
-    fn invalid_child_digest_is_rejected() {
-        let body = br#"{"schemaVersion":2,"manifests":[{"digest":"sha256:ABC","platform":{"os":"linux","architecture":"amd64"}}]}"#;
-        let error = select_platform(body, &"linux/amd64".parse().unwrap()).unwrap_err();
-        assert!(
-            matches!(error, ResolveErrorKind::InvalidDigest(_)),
-            "{error:?}"
-        );
-    }
-
-    #[test]
-    fn credentials_go_to_a_plain_http_realm_only_from_a_plain_http_registry() {
-        let resolver = RegistryResolver::new(RegistryConfig {
-            insecure: vec!["127.0.0.1:5000".into(), "auth.corp:8080".into()],
-            ..RegistryConfig::default()
-        })
-        .unwrap();
-        let url = |text: &str| reqwest::Url::parse(text).unwrap();
-        // Docker Hub's way: an HTTPS realm on another host.
-        assert!(
-            resolver
-                .realm_may_receive_credentials("registry.corp", &url("https://auth.corp/token"))
-                .is_ok()
-        );
-        // An HTTPS registry naming a plain-HTTP realm: refused.
-        let refused = resolver
-            .realm_may_receive_credentials("registry.corp", &url("http://evil.example/token"))
-            .unwrap_err();
-        assert!(
-            refused.contains("http://evil.example/token, which is not HTTPS"),
-            "{refused}"
-        );
-        // The user said plain HTTP is fine: for the registry, or for the realm's host.
-        assert!(
-            resolver
-                .realm_may_receive_credentials("127.0.0.1:5000", &url("http://127.0.0.2:1/t"))
-                .is_ok()
-        );
-        assert!(
-            resolver
-                .realm_may_receive_credentials("registry.corp", &url("http://auth.corp:8080/t"))
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn credentials_echoed_by_a_server_are_redacted() {
-        let basic = Credential::Basic {
-            username: "alice".into(),
-            password: Secret::new("p@ss word"),
-        };
-        let echoed = format!(
-            "bad Basic {} for p@ss word (p%40ss+word)",
-            basic_value("alice", "p@ss word")
-        );
-        assert_eq!(redact(&echoed, Some(&basic)), "bad Basic *** for *** (***)");
-        let identity = Credential::IdentityToken(Secret::new("refresh-me"));
-        assert_eq!(
-            redact("refresh_token=refresh-me is revoked", Some(&identity)),
-            "refresh_token=*** is revoked"
-        );
-        assert_eq!(redact("nothing to hide", None), "nothing to hide");
-    }
 
     #[test]
     fn mirror_prefix_goes_in_front_of_the_repository() {

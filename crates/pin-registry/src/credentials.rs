@@ -150,6 +150,8 @@ impl CredentialSources {
 pub struct CredentialStore {
     sources: CredentialSources,
     found: Mutex<HashMap<String, Arc<Result<Found, String>>>>,
+    /// Files passed over because they are not credentials files, once each.
+    warnings: Mutex<Vec<String>>,
 }
 
 /// The parts of `config.json` / `auth.json` read here; `auths` is handed to the crate.
@@ -170,7 +172,14 @@ impl CredentialStore {
         CredentialStore {
             sources,
             found: Mutex::new(HashMap::new()),
+            warnings: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The files passed over so far because they do not parse, each once, as
+    /// "FILE is not a valid credentials file (…); its credentials are not used".
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().expect("credential warnings").clone()
     }
 
     /// The credentials for `host` (`host[:port]` as asked; Docker Hub's API host is
@@ -196,28 +205,47 @@ impl CredentialStore {
             .iter()
             .chain(&self.sources.docker_config)
             .chain(&self.sources.auth_files_last);
+        let mut passed_over = Vec::new();
         for file in files {
-            if let Some(found) = self.search_file(file, host, docker_hub)? {
-                return Ok(found);
+            match self.search_file(file, host, docker_hub)? {
+                Searched::Found(found) => return Ok(found),
+                Searched::Nothing => {}
+                Searched::NotCredentials(why) => {
+                    let mut warnings = self.warnings.lock().expect("credential warnings");
+                    if !warnings.contains(&why) {
+                        warnings.push(why.clone());
+                    }
+                    passed_over.push(why);
+                }
             }
         }
-        Ok(Found::anonymous())
+        // A refusal then says why the credentials the user expected were not sent.
+        Ok(match passed_over.is_empty() {
+            true => Found::anonymous(),
+            false => Found {
+                credential: None,
+                source: format!("no credentials: {}", passed_over.join("; ")),
+            },
+        })
     }
 
-    fn search_file(
-        &self,
-        file: &Path,
-        host: &str,
-        docker_hub: bool,
-    ) -> Result<Option<Found>, String> {
+    fn search_file(&self, file: &Path, host: &str, docker_hub: bool) -> Result<Searched, String> {
         let shown = display_path(file);
         let text = match std::fs::read(file) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Searched::Nothing),
             Err(e) => return Err(format!("cannot read {shown}: {e}")),
         };
-        let config: ConfigFile = serde_json::from_slice(&text)
-            .map_err(|e| format!("{shown} is not a valid credentials file: {e}"))?;
+        // A file that does not parse is passed over with a warning, as the Docker client
+        // only warns about it: registries that need no credentials must still resolve.
+        let config: ConfigFile = match serde_json::from_slice(&text) {
+            Ok(config) => config,
+            Err(e) => {
+                return Ok(Searched::NotCredentials(format!(
+                    "{shown} is not a valid credentials file ({e}); its credentials are not used"
+                )));
+            }
+        };
         // Helpers are asked for Docker Hub under its old index URL, as Docker does.
         let helper_key = if docker_hub { DOCKER_HUB_KEY } else { host };
         let helper = config.cred_helpers.as_ref().and_then(|helpers| {
@@ -228,7 +256,7 @@ impl CredentialStore {
                 .filter(|name| !name.is_empty())
         });
         if let Some(helper) = helper {
-            return self.ask_helper(&helper, helper_key).map(Some);
+            return self.ask_helper(&helper, helper_key).map(Searched::Found);
         }
         if let Some(auths) = config.auths {
             // The crate does the decoding and knows Docker Hub's spellings; hand it the
@@ -240,7 +268,7 @@ impl CredentialStore {
                 crate_key,
             ) {
                 Ok(credential) => {
-                    return Ok(Some(Found {
+                    return Ok(Searched::Found(Found {
                         credential: Some(from_crate(credential)),
                         source: format!("credentials for {} from {shown}", shown_host(host)),
                     }));
@@ -267,9 +295,9 @@ impl CredentialStore {
             }
         }
         if let Some(store) = config.creds_store.filter(|s| !s.is_empty()) {
-            return self.ask_helper(&store, helper_key).map(Some);
+            return self.ask_helper(&store, helper_key).map(Searched::Found);
         }
-        Ok(None)
+        Ok(Searched::Nothing)
     }
 
     /// Runs `docker-credential-<name> get` with `key` on stdin, killing it after the
@@ -365,6 +393,14 @@ impl CredentialStore {
             source,
         })
     }
+}
+
+/// What one credentials file holds for a host.
+enum Searched {
+    Found(Found),
+    Nothing,
+    /// The file does not parse: why, for a warning.
+    NotCredentials(String),
 }
 
 fn from_crate(credential: DockerCredential) -> Credential {

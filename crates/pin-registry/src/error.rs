@@ -21,6 +21,15 @@ pub enum ResolveErrorKind {
         /// e.g. "no credentials" or "credentials from ~/.docker/config.json".
         tried: String,
     },
+    /// 401 to a bearer token granted for the repository, also after a new one: token
+    /// servers drop a scope they will not grant without saying so, so a private
+    /// repository and a missing one look the same (Docker Hub answers so for
+    /// repositories that do not exist).
+    #[error("repository not found or not authorized ({tried})")]
+    NotFoundOrUnauthorized {
+        /// e.g. "no credentials" or "credentials from ~/.docker/config.json".
+        tried: String,
+    },
     /// The token endpoint refused or failed.
     #[error("token request failed: {0}")]
     Token(String),

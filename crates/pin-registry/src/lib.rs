@@ -24,17 +24,20 @@ mod auth;
 mod client;
 pub mod credentials;
 mod error;
+mod gate;
 mod lookup;
 mod manifest;
 mod mirror;
 mod platform;
 pub mod reference;
 mod text;
+mod tokens;
 pub mod transport;
 
 pub use auth::MAX_TOKEN_BYTES;
 pub use client::{
-    DEFAULT_PER_HOST_JOBS, LOOKUP_DEADLINE, RegistryConfig, RegistryResolver, SetupError,
+    DEFAULT_PER_HOST_JOBS, LOOKUP_DEADLINE, RUN_DEADLINE, RegistryConfig, RegistryResolver,
+    SetupError,
 };
 pub use credentials::CredentialSources;
 pub use error::{ResolveError, ResolveErrorKind};

@@ -55,13 +55,34 @@ impl fmt::Display for Lookup {
     }
 }
 
+/// Where a lookup is sent: the host asked (a mirror, if one applies) and the
+/// repository's name there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Endpoint {
+    pub(crate) host: String,
+    pub(crate) repository: String,
+}
+
 /// Something that knows the digest a tag points to now.
 pub trait Resolver: Send + Sync {
     /// Resolve one tag.
     fn resolve<'a>(&'a self, lookup: &'a Lookup) -> BoxFuture<'a, Result<Digest, ResolveError>>;
+
+    /// Learns every lookup of the run before they are resolved, in the order they will
+    /// be, so that work they share can be asked for at once (the registry resolver asks
+    /// for the tokens of several repositories in one request), and `jobs`, the most
+    /// requests the run may have in flight. Returns how many lookups may be in flight:
+    /// `jobs` by default; a resolver that caps its requests at `jobs` itself may take
+    /// more, so that lookups waiting out a `Retry-After` do not hold the others back.
+    fn prepare(&self, lookups: &[Lookup], jobs: usize) -> usize {
+        let _ = lookups;
+        jobs
+    }
 }
 
-/// Resolve each distinct lookup once, at most `jobs` at a time.
+/// Resolve each distinct lookup once, after telling the resolver the whole set
+/// ([`Resolver::prepare`]): at most `jobs` requests (or, for a resolver that does not
+/// cap its requests, lookups) at a time.
 pub async fn resolve_all<R: Resolver + ?Sized>(
     resolver: &R,
     lookups: impl IntoIterator<Item = Lookup>,
@@ -69,12 +90,14 @@ pub async fn resolve_all<R: Resolver + ?Sized>(
     on_done: impl Fn(&Lookup),
 ) -> BTreeMap<Lookup, Result<Digest, ResolveError>> {
     let distinct: std::collections::BTreeSet<Lookup> = lookups.into_iter().collect();
+    let distinct: Vec<Lookup> = distinct.into_iter().collect();
+    let in_flight = resolver.prepare(&distinct, jobs.max(1));
     stream::iter(distinct)
         .map(|lookup| async move {
             let result = resolver.resolve(&lookup).await;
             (lookup, result)
         })
-        .buffer_unordered(jobs.max(1))
+        .buffer_unordered(in_flight.max(1))
         .inspect(|(lookup, _)| on_done(lookup))
         .collect()
         .await

@@ -62,6 +62,55 @@ pub(crate) fn content_type(answer: &Answer) -> Option<String> {
     Some(value.split(';').next().unwrap_or("").trim().to_string())
 }
 
+/// Checks that a tag's `GET` answer is a manifest before its bytes are hashed: its
+/// `Content-Type` is one of the four manifest media types and the body parses as that
+/// manifest (`schemaVersion` 2, a `mediaType` field agreeing when present). An empty
+/// body, a login page or a JSON error sent with 200 is refused; returns the media type.
+pub(crate) fn checked_manifest(answer: &Answer) -> Result<String, ResolveErrorKind> {
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(rename = "schemaVersion")]
+        schema_version: Option<serde_json::Value>,
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+    }
+    let refused = |why: String| ResolveErrorKind::Protocol(format!("{why}; it is not hashed"));
+    let media_type = content_type(answer).unwrap_or_default();
+    if ![
+        OCI_INDEX,
+        DOCKER_MANIFEST_LIST,
+        OCI_MANIFEST,
+        DOCKER_MANIFEST,
+    ]
+    .contains(&media_type.as_str())
+    {
+        return Err(refused(format!(
+            "the registry answered the manifest GET with Content-Type {:?}, not a manifest media type",
+            printable(&media_type)
+        )));
+    }
+    let head: Head = serde_json::from_slice(&answer.body).map_err(|e| {
+        refused(format!(
+            "the {media_type} the registry sent ({} bytes) is not JSON: {e}",
+            answer.body.len()
+        ))
+    })?;
+    if head.schema_version != Some(serde_json::json!(2)) {
+        return Err(refused(format!(
+            "the {media_type} the registry sent has no schemaVersion 2"
+        )));
+    }
+    if let Some(said) = head.media_type
+        && said != media_type
+    {
+        return Err(refused(format!(
+            "the manifest the registry sent says mediaType {:?} but was served as {media_type}",
+            printable(&said)
+        )));
+    }
+    Ok(media_type)
+}
+
 /// The part of an image manifest that leads to its platform.
 #[derive(Deserialize)]
 pub(crate) struct ImageManifest {
@@ -147,5 +196,120 @@ fn available(manifests: &[IndexEntry]) -> String {
         "none listed".to_string()
     } else {
         listed.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+    use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+
+    fn index(entries: &[(&str, &str, Option<&str>, char)]) -> Vec<u8> {
+        let manifests: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(os, arch, variant, fill)| {
+                let mut platform = serde_json::json!({"os": os, "architecture": arch});
+                if let Some(variant) = variant {
+                    platform["variant"] = serde_json::json!(variant);
+                }
+                serde_json::json!({
+                    "mediaType": OCI_MANIFEST,
+                    "digest": format!("sha256:{}", fill.to_string().repeat(64)),
+                    "size": 1,
+                    "platform": platform,
+                })
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn arm64_without_variant_matches_v8() {
+        let body = index(&[("linux", "amd64", None, 'a'), ("linux", "arm64", None, 'b')]);
+        let wanted: Platform = "linux/arm64/v8".parse().unwrap();
+        let child = select_platform(&body, &wanted).unwrap().unwrap();
+        assert_eq!(child.as_str(), format!("sha256:{}", "b".repeat(64)));
+    }
+
+    #[test]
+    fn variant_must_match_when_asked() {
+        let body = index(&[
+            ("linux", "arm", Some("v6"), 'a'),
+            ("linux", "arm", Some("v7"), 'b'),
+        ]);
+        let v7 = select_platform(&body, &"linux/arm/v7".parse().unwrap()).unwrap();
+        assert_eq!(v7.unwrap().as_str(), format!("sha256:{}", "b".repeat(64)));
+        let any = select_platform(&body, &"linux/arm".parse().unwrap()).unwrap();
+        assert_eq!(any.unwrap().as_str(), format!("sha256:{}", "a".repeat(64)));
+    }
+
+    #[test]
+    fn missing_platform_lists_the_available_ones() {
+        let body = index(&[
+            ("linux", "amd64", None, 'a'),
+            ("unknown", "unknown", None, 'c'),
+        ]);
+        let error = select_platform(&body, &"linux/s390x".parse().unwrap()).unwrap_err();
+        assert_eq!(
+            error,
+            ResolveErrorKind::PlatformNotFound("linux/s390x (available: linux/amd64)".into())
+        );
+    }
+
+    #[test]
+    fn invalid_child_digest_is_rejected() {
+        let body = br#"{"schemaVersion":2,"manifests":[{"digest":"sha256:ABC","platform":{"os":"linux","architecture":"amd64"}}]}"#;
+        let error = select_platform(body, &"linux/amd64".parse().unwrap()).unwrap_err();
+        assert!(
+            matches!(error, ResolveErrorKind::InvalidDigest(_)),
+            "{error:?}"
+        );
+    }
+
+    fn answer(content_type: &str, body: &[u8]) -> Answer {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap());
+        Answer {
+            status: StatusCode::OK,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_manifest_get_answer_must_be_a_manifest_of_its_content_type() {
+        let manifest = format!(r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}"}}"#);
+        assert_eq!(
+            checked_manifest(&answer(DOCKER_MANIFEST, manifest.as_bytes())),
+            Ok(DOCKER_MANIFEST.to_string())
+        );
+        // The mediaType field is optional in OCI manifests.
+        let oci = answer(
+            &format!("{OCI_MANIFEST}; charset=utf-8"),
+            br#"{"schemaVersion":2}"#,
+        );
+        assert_eq!(checked_manifest(&oci), Ok(OCI_MANIFEST.to_string()));
+        for (content_type, body) in [
+            (DOCKER_MANIFEST, &b""[..]),
+            ("text/html", b"<html>Sign in</html>"),
+            (
+                "application/json",
+                br#"{"errors":[{"code":"UNAUTHORIZED"}]}"#,
+            ),
+            (OCI_INDEX, br#"{"errors":[{"code":"UNAUTHORIZED"}]}"#),
+            (OCI_INDEX, br#"{"schemaVersion":1}"#),
+            (OCI_INDEX, br#"{"schemaVersion":"2"}"#),
+            (OCI_INDEX, manifest.as_bytes()),
+        ] {
+            let refused = checked_manifest(&answer(content_type, body));
+            assert!(
+                matches!(&refused, Err(ResolveErrorKind::Protocol(m)) if m.ends_with("it is not hashed")),
+                "{content_type} {body:?}: {refused:?}"
+            );
+        }
     }
 }

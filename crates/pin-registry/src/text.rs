@@ -79,3 +79,28 @@ pub(crate) fn form_encoded(value: &str) -> String {
         .trim_start_matches("s=")
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Secret;
+
+    #[test]
+    fn credentials_echoed_by_a_server_are_redacted() {
+        let basic = Credential::Basic {
+            username: "alice".into(),
+            password: Secret::new("p@ss word"),
+        };
+        let echoed = format!(
+            "bad Basic {} for p@ss word (p%40ss+word)",
+            basic_value("alice", "p@ss word")
+        );
+        assert_eq!(redact(&echoed, Some(&basic)), "bad Basic *** for *** (***)");
+        let identity = Credential::IdentityToken(Secret::new("refresh-me"));
+        assert_eq!(
+            redact("refresh_token=refresh-me is revoked", Some(&identity)),
+            "refresh_token=*** is revoked"
+        );
+        assert_eq!(redact("nothing to hide", None), "nothing to hide");
+    }
+}

@@ -27,6 +27,9 @@
 //!   `Cookie` and `Proxy-Authorization` go only to that origin (what Go's `net/http`,
 //!   and so the Docker client, does). A redirect from `https` to `http` is refused, and a
 //!   `POST` (its body may carry a refresh token) is never redirected.
+//!
+//! Waits (`Retry-After`, backoff) hold no place at the host; the retry then enters
+//! before first attempts that are waiting (module `gate`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher as _, Hasher as _};
@@ -35,7 +38,8 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, LOCATION, PROXY_AUTHORIZATION};
 use reqwest::{Method, Request, RequestBuilder, StatusCode, Url};
-use tokio::sync::Semaphore;
+
+use crate::gate::Gate;
 
 /// Attempts per request, the first included.
 pub const MAX_ATTEMPTS: u32 = 4;
@@ -65,6 +69,26 @@ impl Answer {
     /// A header's value, trimmed.
     pub fn header(&self, name: &str) -> Option<String> {
         header(&self.headers, name)
+    }
+
+    /// A header that must be said once, if at all: `Ok(None)` when absent; an error
+    /// when a value is not visible ASCII (it is not "absent") or when two values differ.
+    pub fn single_header(&self, name: &str) -> Result<Option<String>, String> {
+        let mut said: Option<String> = None;
+        for value in self.headers.get_all(name) {
+            let value = value
+                .to_str()
+                .map_err(|_| format!("the {name} header is not ASCII text"))?
+                .trim()
+                .to_string();
+            match &said {
+                Some(first) if *first != value => {
+                    return Err(format!("two {name} headers with different values"));
+                }
+                _ => said = Some(value),
+            }
+        }
+        Ok(said)
     }
 }
 
@@ -116,7 +140,11 @@ pub struct Transport {
     /// The deadline of one attempt.
     request_timeout: Duration,
     per_host: usize,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// The cap per `host:port` a request is sent to: a token realm on another host
+    /// counts against that host, not against the registry that named it.
+    hosts: Mutex<HashMap<String, Arc<Gate>>>,
+    /// The cap on requests in flight to all hosts together, once set.
+    total: Mutex<Option<Arc<Gate>>>,
 }
 
 impl Transport {
@@ -127,7 +155,14 @@ impl Transport {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             per_host: per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
+            total: Mutex::new(None),
         }
+    }
+
+    /// At most `total` requests in flight to all hosts together (at least 1), from now
+    /// on.
+    pub fn set_total_cap(&self, total: usize) {
+        *self.total.lock().expect("total gate") = Some(Gate::new(total));
     }
 
     /// Changes the per-host cap (for hosts not yet asked).
@@ -140,12 +175,12 @@ impl Transport {
         self.request_timeout = timeout;
     }
 
-    fn semaphore(&self, host: &str) -> Arc<Semaphore> {
-        let mut hosts = self.hosts.lock().expect("host semaphores");
+    fn gate(&self, host: &str) -> Arc<Gate> {
+        let mut hosts = self.hosts.lock().expect("host gates");
         Arc::clone(
             hosts
                 .entry(host.to_string())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host))),
+                .or_insert_with(|| Gate::new(self.per_host)),
         )
     }
 
@@ -166,12 +201,20 @@ impl Transport {
                     .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
             })
             .unwrap_or_default();
-        let semaphore = self.semaphore(&host);
+        let gate = self.gate(&host);
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = {
-                let _permit = semaphore.acquire().await.expect("semaphore never closed");
+                // A retry goes first: its wait held no place (see module `gate`).
+                let _permit = gate.enter(attempt > 1).await;
+                // Then a place among all hosts' (never the other way round: a request
+                // holding a shared place never waits for its host).
+                let total = self.total.lock().expect("total gate").clone();
+                let _shared = match &total {
+                    Some(total) => Some(total.enter(attempt > 1).await),
+                    None => None,
+                };
                 let attempt = self.attempt(method.clone(), url, max_body, &build);
                 tokio::time::timeout(self.request_timeout, attempt)
                     .await

@@ -60,6 +60,14 @@ struct State {
     counts: HashMap<Kind, usize>,
     /// Per kind: (how many more requests get the fault, the fault).
     faults: HashMap<Kind, (usize, Fault)>,
+    /// Faults for any request, each with its chance, drawn from a seeded sequence.
+    random: Vec<(f64, Fault)>,
+    draws: u64,
+    seed: u64,
+    /// Requests that got a random fault.
+    random_faults: usize,
+    /// The requests (`METHOD target`) that got one: each gets at most one.
+    faulted: std::collections::HashSet<String>,
     log: Vec<String>,
 }
 
@@ -146,6 +154,23 @@ impl Proxy {
             .insert(kind, (times, fault));
     }
 
+    /// From now on every request (of any kind) gets the first of `faults` whose chance
+    /// comes up, in a sequence fixed by `seed`: `[(0.10, 429 with Retry-After: 1),
+    /// (0.05, 500)]` fails 10 % and 5 % of requests. A request is faulted at most once,
+    /// so its retry gets through: what a run costs then is how well the client waits,
+    /// not how often the dice fail one request twice.
+    pub fn fail_at_random(&self, faults: Vec<(f64, Fault)>, seed: u64) {
+        let mut state = self.shared.state.lock().unwrap();
+        state.random = faults;
+        state.seed = seed;
+        state.draws = 0;
+    }
+
+    /// Requests that got a fault from [`Proxy::fail_at_random`].
+    pub fn random_faults(&self) -> usize {
+        self.shared.state.lock().unwrap().random_faults
+    }
+
     /// Requests of `kind` received so far (faulted ones included).
     pub fn count(&self, kind: Kind) -> usize {
         self.shared
@@ -172,6 +197,30 @@ impl Proxy {
     pub fn most_in_flight(&self) -> usize {
         self.shared.most_in_flight.load(Ordering::SeqCst)
     }
+}
+
+/// The next draw of the seeded sequence against the random faults' chances.
+fn random_fault(state: &mut State) -> Option<Fault> {
+    if state.random.is_empty() {
+        return None;
+    }
+    state.draws += 1;
+    // splitmix64: a fixed, well-spread sequence per seed.
+    let mut z = state
+        .seed
+        .wrapping_add(state.draws.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let mut draw = (z >> 11) as f64 / (1u64 << 53) as f64;
+    for (chance, fault) in &state.random {
+        if draw < *chance {
+            state.random_faults += 1;
+            return Some(fault.clone());
+        }
+        draw -= chance;
+    }
+    None
 }
 
 fn classify(method: &str, path: &str) -> Kind {
@@ -250,7 +299,15 @@ fn serve_connection(shared: &Shared, stream: TcpStream) -> std::io::Result<()> {
                     *left -= 1;
                     Some(fault.clone())
                 }
-                _ => None,
+                _ => {
+                    let key = format!("{} {}", request.method, request.target);
+                    match state.faulted.contains(&key) {
+                        true => None,
+                        false => random_fault(&mut state).inspect(|_| {
+                            state.faulted.insert(key);
+                        }),
+                    }
+                }
             }
         };
         let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

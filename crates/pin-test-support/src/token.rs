@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -43,8 +43,13 @@ impl Default for TokenOptions {
 
 struct State {
     options: TokenOptions,
-    /// Token requests served, per `scope` parameter (the empty string when none).
-    requests: Mutex<BTreeMap<String, usize>>,
+    /// The scopes of every token request, in order.
+    scope_lists: Mutex<Vec<Vec<String>>>,
+    /// Grant only the first scope of a request (a server that drops the others of a
+    /// batch without saying so).
+    first_scope_only: AtomicBool,
+    /// Tokens still to be issued granting nothing (a token the registry refuses).
+    spoiled: AtomicU64,
     /// When non-zero, answer every request with this status.
     failure: AtomicU16,
     /// Token requests that carried an `Authorization` header (credentials).
@@ -83,7 +88,9 @@ impl TokenServer {
         let port = listener.local_addr().expect("token server address").port();
         let state = Arc::new(State {
             options,
-            requests: Mutex::new(BTreeMap::new()),
+            scope_lists: Mutex::new(Vec::new()),
+            first_scope_only: AtomicBool::new(false),
+            spoiled: AtomicU64::new(0),
             failure: AtomicU16::new(0),
             with_credentials: AtomicU64::new(0),
             refresh_tokens: Mutex::new(Vec::new()),
@@ -126,16 +133,47 @@ impl TokenServer {
         )
     }
 
-    /// How many token requests asked for exactly this scope
-    /// (e.g. `repository:library/python:pull`).
+    /// How many token requests asked for this scope (e.g.
+    /// `repository:library/python:pull`), alone or among others.
     pub fn requests_for(&self, scope: &str) -> usize {
-        let requests = self.state.requests.lock().unwrap();
-        requests.get(scope).copied().unwrap_or(0)
+        let lists = self.state.scope_lists.lock().unwrap();
+        lists
+            .iter()
+            .filter(|list| list.iter().any(|s| s == scope))
+            .count()
     }
 
-    /// Token requests served so far, per scope.
+    /// Token requests served so far, per scope (a request for several counts once for
+    /// each; the empty string counts requests without one).
     pub fn requests(&self) -> BTreeMap<String, usize> {
-        self.state.requests.lock().unwrap().clone()
+        let mut counts = BTreeMap::new();
+        for list in self.state.scope_lists.lock().unwrap().iter() {
+            if list.is_empty() {
+                *counts.entry(String::new()).or_default() += 1;
+            }
+            for scope in list {
+                *counts.entry(scope.clone()).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// The scopes of every token request so far, in order.
+    pub fn scope_lists(&self) -> Vec<Vec<String>> {
+        self.state.scope_lists.lock().unwrap().clone()
+    }
+
+    /// From now on grant only the first scope a request asks for, silently dropping
+    /// the others (`true`), or all of them (`false`, the default).
+    pub fn grant_first_scope_only(&self, on: bool) {
+        self.state.first_scope_only.store(on, Ordering::SeqCst);
+    }
+
+    /// The next `tokens` tokens issued grant nothing: the registry refuses them with
+    /// 401, as it does a token revoked early or one for a repository that the server
+    /// will not say does not exist (Docker Hub).
+    pub fn spoil_next(&self, tokens: u64) {
+        self.state.spoiled.store(tokens, Ordering::SeqCst);
     }
 
     /// Token requests that carried credentials (an `Authorization` header).
@@ -145,7 +183,7 @@ impl TokenServer {
 
     /// Token requests served so far, all scopes.
     pub fn total_requests(&self) -> usize {
-        self.state.requests.lock().unwrap().values().sum()
+        self.state.scope_lists.lock().unwrap().len()
     }
 
     /// From now on answer every token request with `status` (None: serve normally).
@@ -295,12 +333,7 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
         .flat_map(|s| s.split(' ').map(str::to_string).collect::<Vec<_>>())
         .filter(|s| !s.is_empty())
         .collect();
-    *state
-        .requests
-        .lock()
-        .unwrap()
-        .entry(scopes.join(" "))
-        .or_default() += 1;
+    state.scope_lists.lock().unwrap().push(scopes.clone());
 
     let failure = state.failure.load(Ordering::SeqCst);
     if failure != 0 {
@@ -351,8 +384,19 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
         return respond(stream, 401, r#"{"details":"authentication required"}"#);
     }
     let is_admin = subject.as_deref() == Some(super::registry::ADMIN_USER);
+    let granted = if state.first_scope_only.load(Ordering::SeqCst) {
+        1
+    } else {
+        scopes.len()
+    };
+    let spoiled = state
+        .spoiled
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let granted = if spoiled { 0 } else { granted };
     let access: Vec<(String, Vec<String>)> = scopes
         .iter()
+        .take(granted)
         .filter_map(|scope| {
             let mut parts = scope.splitn(3, ':');
             let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
