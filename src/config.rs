@@ -6,6 +6,8 @@
 //! ca-files = ["certs/corp-ca.pem"]      # relative to this file
 //! platform = "linux/amd64"
 //! jobs = 16
+//! registry-jobs = 16
+//! deadline = 600                         # seconds, for all lookups of a run
 //! allow-unparsable = false              # like --allow-unparsable
 //!
 //! [mirrors]
@@ -65,6 +67,8 @@ struct RawSettings {
     exclude: Vec<String>,
     platform: Option<String>,
     jobs: Option<u16>,
+    registry_jobs: Option<u16>,
+    deadline: Option<u32>,
     #[serde(default)]
     rewrite_registries: BTreeMap<String, String>,
     trust_private: Option<bool>,
@@ -121,6 +125,10 @@ pub struct Settings {
     pub exclude: Vec<String>,
     /// `jobs`.
     pub jobs: Option<u16>,
+    /// `registry-jobs`.
+    pub registry_jobs: Option<u16>,
+    /// `deadline`, in seconds.
+    pub deadline: Option<u32>,
     /// `[rewrite-registries]`.
     pub rewrite_registries: Vec<Mirror>,
     /// `trust-private`.
@@ -183,11 +191,14 @@ impl Settings {
                     .map_err(|e| error(line_of("platform"), e.to_string()))
             })
             .transpose()?;
-        if raw.jobs == Some(0) {
-            return Err(error(
-                line_of("jobs"),
-                "jobs must be at least 1".to_string(),
-            ));
+        for (key, value) in [
+            ("jobs", raw.jobs.map(u32::from)),
+            ("registry-jobs", raw.registry_jobs.map(u32::from)),
+            ("deadline", raw.deadline),
+        ] {
+            if value == Some(0) {
+                return Err(error(line_of(key), format!("{key} must be at least 1")));
+            }
         }
         let policy = Policy::new(
             &raw.policy.allowed_registries,
@@ -216,6 +227,8 @@ impl Settings {
             },
             exclude: raw.exclude,
             jobs: raw.jobs,
+            registry_jobs: raw.registry_jobs,
+            deadline: raw.deadline,
             rewrite_registries,
             trust_private: raw.trust_private.unwrap_or(false),
             allow_unparsable: raw.allow_unparsable.unwrap_or(false),
@@ -364,5 +377,18 @@ mod tests {
         assert_eq!(e.line, Some(3), "{e}");
         let e = parse("[[patterns]]\nfiles = []\nregex = '(?P<image>x)'\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn registry_jobs_and_deadline_are_read_and_must_be_positive() {
+        let s = parse("registry-jobs = 8\ndeadline = 120\n").unwrap();
+        assert_eq!((s.registry_jobs, s.deadline), (Some(8), Some(120)));
+        let e = parse("jobs = 2\nregistry-jobs = 0\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(
+            e.message.contains("registry-jobs must be at least 1"),
+            "{e}"
+        );
+        assert_eq!(parse("deadline = 0\n").unwrap_err().line, Some(1));
     }
 }

@@ -86,6 +86,14 @@ pub struct Args {
     #[arg(long = "exclude", value_name = "GLOB")]
     pub excludes: Vec<String>,
 
+    /// Most requests in flight to one registry host (or token server).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub registry_jobs: Option<u16>,
+
+    /// Give up on every lookup still open after this many seconds (default 600).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub deadline: Option<u32>,
+
     /// Most registry requests in flight.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

@@ -87,6 +87,9 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     {
         say(&format!("pin: settings from {}", path.display()));
     }
+    if verbose > 1 {
+        RequestLog::install();
+    }
     if let Some(root) = &config.root {
         std::env::set_current_dir(root)
             .map_err(|e| format!("cannot enter {}: {e}", root.display()))?;
@@ -108,7 +111,12 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         ));
     }
     let resolver = if options.resolves() {
-        Some(RegistryResolver::new(config.registry.clone()).map_err(|e| e.to_string())?)
+        Some(
+            RegistryResolver::new(config.registry.clone())
+                .map_err(|e| e.to_string())?
+                .with_per_host_jobs(config.registry_jobs)
+                .with_run_deadline(config.deadline),
+        )
     } else {
         None
     };
@@ -170,6 +178,9 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     errors.extend(summary::resolve_errors(&outcome));
     print_stdout(&render(&outcome, &config))?;
     if !config.quiet {
+        for warning in resolver.iter().flat_map(RegistryResolver::warnings) {
+            say(&format!("warning: {warning}"));
+        }
         for warning in &outcome.warnings {
             say(&format!("warning: {}", summary::problem_line(warning)));
         }
@@ -195,6 +206,32 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// `-vv`: the registry client's log of every request, on stderr.
+struct RequestLog;
+
+impl RequestLog {
+    fn install() {
+        static LOG: RequestLog = RequestLog;
+        if log::set_logger(&LOG).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    }
+}
+
+impl log::Log for RequestLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Debug && metadata.target().starts_with("pin")
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            say(&format!("pin: {}", record.args()));
+        }
+    }
+
+    fn flush(&self) {}
 }
 
 fn render(outcome: &Outcome, config: &RunConfig) -> String {

@@ -59,6 +59,10 @@ pub struct RunConfig {
     pub format: Format,
     /// Whether output is coloured.
     pub color: bool,
+    /// Most requests in flight to one registry host.
+    pub registry_jobs: usize,
+    /// The run's deadline for all lookups.
+    pub deadline: std::time::Duration,
     /// `-v` count.
     pub verbose: u8,
     /// `-q`: only errors on standard error.
@@ -167,6 +171,16 @@ impl RunConfig {
             excludes: Excludes::new(&settings.exclude)?,
             format: args.format,
             color,
+            registry_jobs: args
+                .registry_jobs
+                .or(settings.registry_jobs)
+                .map_or(pin_registry::DEFAULT_PER_HOST_JOBS, usize::from),
+            deadline: args
+                .deadline
+                .or(settings.deadline)
+                .map_or(pin_registry::RUN_DEADLINE, |s| {
+                    std::time::Duration::from_secs(u64::from(s))
+                }),
             verbose: args.verbose,
             quiet: args.quiet,
             no_ignore: args.no_ignore,

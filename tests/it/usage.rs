@@ -310,3 +310,55 @@ fn help_shows_defaults_and_the_ignore_comment() {
     assert!(help.contains("[default: .]"), "{help}");
     assert!(help.contains("[default: text]"), "{help}");
 }
+
+#[test]
+fn very_verbose_logs_every_request_without_a_credential() {
+    let registry = Registry::start();
+    registry.push_image("library/alpine", "3.20", ImageKind::Oci);
+    let dir = tree(&[("Dockerfile", "FROM alpine:3.20\n")]);
+    let output = pin_cmd()
+        .current_dir(dir.path())
+        .args(["-vv", "--mirror", &format!("docker.io={}", registry.host())])
+        .args(["--insecure-registry", registry.host()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let log = stderr(&output);
+    let host = registry.host();
+    for line in [
+        format!("pin: GET {host} /v2/ → 200 in "),
+        format!("pin: HEAD {host} /v2/library/alpine/manifests/3.20 → 200 in "),
+    ] {
+        assert!(log.contains(&line), "{line} missing from:\n{log}");
+    }
+    assert!(!log.to_lowercase().contains("authorization"), "{log}");
+}
+
+#[test]
+fn the_run_deadline_and_the_per_registry_cap_are_flags() {
+    // A registry that takes connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = silent.local_addr().unwrap().to_string();
+    let dir = tree(&[("Dockerfile", "FROM alpine:3.20\nFROM python:3.12\n")]);
+    let output = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--deadline", "1", "--registry-jobs", "1"])
+        .args(["--mirror", &format!("docker.io={host}")])
+        .args(["--insecure-registry", &host])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert_eq!(
+        err.matches("the run's deadline of 1 s passed").count(),
+        2,
+        "{err}"
+    );
+    let zero = pin_cmd()
+        .current_dir(dir.path())
+        .args(["--registry-jobs", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
+    drop(silent);
+}

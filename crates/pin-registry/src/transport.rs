@@ -215,10 +215,13 @@ impl Transport {
                     Some(total) => Some(total.enter(attempt > 1).await),
                     None => None,
                 };
-                let attempt = self.attempt(method.clone(), url, max_body, &build);
-                tokio::time::timeout(self.request_timeout, attempt)
+                let started = std::time::Instant::now();
+                let sent = self.attempt(method.clone(), url, max_body, &build);
+                let result = tokio::time::timeout(self.request_timeout, sent)
                     .await
-                    .unwrap_or(Err(AttemptError::TimedOut))
+                    .unwrap_or(Err(AttemptError::TimedOut));
+                log_attempt(&method, url, &result, started.elapsed(), attempt);
+                result
             };
             let last = attempt >= MAX_ATTEMPTS;
             match result {
@@ -321,6 +324,43 @@ impl Transport {
             body,
         })
     }
+}
+
+/// One line per attempt at debug level (`pin -vv`): method, host, path, status or
+/// failure, time. Never a query (a scope is no secret, but nothing else goes there
+/// either), a header or a body: no credential can reach the log.
+fn log_attempt(
+    method: &Method,
+    url: &str,
+    result: &Result<Answer, AttemptError>,
+    took: Duration,
+    attempt: u32,
+) {
+    if !log::log_enabled!(log::Level::Debug) {
+        return;
+    }
+    let (host, path) = match Url::parse(url) {
+        Ok(url) => (url.authority().to_string(), url.path().to_string()),
+        Err(_) => (String::new(), String::new()),
+    };
+    let outcome = match result {
+        Ok(answer) => answer.status.as_u16().to_string(),
+        Err(AttemptError::TimedOut) => "timed out".to_string(),
+        Err(AttemptError::Network(_)) => "network error".to_string(),
+        Err(AttemptError::TooLarge { .. }) => "body over the cap".to_string(),
+        Err(AttemptError::Redirect(_)) => "redirect refused".to_string(),
+    };
+    let retry = if attempt > 1 {
+        format!(" (attempt {attempt})")
+    } else {
+        String::new()
+    };
+    log::debug!(
+        "{method} {} {} → {outcome} in {} ms{retry}",
+        crate::text::printable(&host),
+        crate::text::printable(&path),
+        took.as_millis()
+    );
 }
 
 /// Where a redirect from `current` leads, if it may be followed.
