@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use docker_credential::{CredentialRetrievalError, DockerCredential};
 use serde::Deserialize;
+use thiserror::Error;
 
 /// Longest a credential helper may take to answer.
 pub const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,6 +83,12 @@ impl fmt::Debug for Credential {
         }
     }
 }
+
+/// Why credentials for a host could not be looked up: a file that cannot be read, a
+/// helper that fails or hangs. The text names where, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct CredentialError(pub String);
 
 /// The credentials for one host and where they came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +156,7 @@ impl CredentialSources {
 #[derive(Debug)]
 pub struct CredentialStore {
     sources: CredentialSources,
-    found: Mutex<HashMap<String, Arc<Result<Found, String>>>>,
+    found: Mutex<HashMap<String, Arc<Result<Found, CredentialError>>>>,
     /// Files passed over because they are not credentials files, once each.
     warnings: Mutex<Vec<String>>,
 }
@@ -185,7 +192,7 @@ impl CredentialStore {
     /// The credentials for `host` (`host[:port]` as asked; Docker Hub's API host is
     /// looked up under Docker Hub's key). Blocking: it may run a helper. An error says
     /// which file or helper failed, never a secret.
-    pub fn for_host(&self, host: &str) -> Result<Found, String> {
+    pub fn for_host(&self, host: &str) -> Result<Found, CredentialError> {
         if let Some(found) = self.found.lock().expect("credential cache").get(host) {
             return (**found).clone();
         }
@@ -197,7 +204,7 @@ impl CredentialStore {
         (*found).clone()
     }
 
-    fn look_up(&self, host: &str) -> Result<Found, String> {
+    fn look_up(&self, host: &str) -> Result<Found, CredentialError> {
         let docker_hub = is_docker_hub(host);
         let files = self
             .sources
@@ -229,12 +236,17 @@ impl CredentialStore {
         })
     }
 
-    fn search_file(&self, file: &Path, host: &str, docker_hub: bool) -> Result<Searched, String> {
+    fn search_file(
+        &self,
+        file: &Path,
+        host: &str,
+        docker_hub: bool,
+    ) -> Result<Searched, CredentialError> {
         let shown = display_path(file);
         let text = match std::fs::read(file) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Searched::Nothing),
-            Err(e) => return Err(format!("cannot read {shown}: {e}")),
+            Err(e) => return Err(CredentialError(format!("cannot read {shown}: {e}"))),
         };
         // A file that does not parse is passed over with a warning, as the Docker client
         // only warns about it: registries that need no credentials must still resolve.
@@ -275,22 +287,22 @@ impl CredentialStore {
                 }
                 Err(CredentialRetrievalError::NoCredentialConfigured) => {}
                 Err(CredentialRetrievalError::CredentialDecodingError) => {
-                    return Err(format!(
+                    return Err(CredentialError(format!(
                         "the auth entry for {} in {shown} is not base64 of user:password",
                         shown_host(host)
-                    ));
+                    )));
                 }
                 Err(CredentialRetrievalError::CredentialMismatchError) => {
-                    return Err(format!(
+                    return Err(CredentialError(format!(
                         "the auth entry for {} in {shown} does not match its username and password",
                         shown_host(host)
-                    ));
+                    )));
                 }
                 Err(other) => {
-                    return Err(format!(
+                    return Err(CredentialError(format!(
                         "cannot read credentials for {} from {shown}: {other}",
                         shown_host(host)
-                    ));
+                    )));
                 }
             }
         }
@@ -302,7 +314,7 @@ impl CredentialStore {
 
     /// Runs `docker-credential-<name> get` with `key` on stdin, killing it after the
     /// timeout. "Not found" from the helper means anonymous.
-    fn ask_helper(&self, name: &str, key: &str) -> Result<Found, String> {
+    fn ask_helper(&self, name: &str, key: &str) -> Result<Found, CredentialError> {
         let program = format!("docker-credential-{name}");
         let source = format!("credential helper {program}");
         let timeout = self.sources.helper_timeout.unwrap_or(HELPER_TIMEOUT);
@@ -317,7 +329,7 @@ impl CredentialStore {
         }
         let mut child = command
             .spawn()
-            .map_err(|e| format!("cannot run {source}: {e}"))?;
+            .map_err(|e| CredentialError(format!("cannot run {source}: {e}")))?;
         if let Some(mut stdin) = child.stdin.take() {
             // A helper that exits without reading closes the pipe: its status tells.
             let _ = stdin.write_all(key.as_bytes());
@@ -342,14 +354,14 @@ impl CredentialStore {
                 Ok(None) if Instant::now() >= deadline => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(format!(
+                    return Err(CredentialError(format!(
                         "{source} did not answer within {} s for {}",
                         timeout.as_secs_f32(),
                         shown_host(key)
-                    ));
+                    )));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                Err(e) => return Err(format!("cannot wait for {source}: {e}")),
+                Err(e) => return Err(CredentialError(format!("cannot wait for {source}: {e}"))),
             }
         };
         let stdout = out.join().unwrap_or_default();
@@ -365,10 +377,10 @@ impl CredentialStore {
                 });
             }
             // The helper's output is not shown: it may hold a secret.
-            return Err(format!(
+            return Err(CredentialError(format!(
                 "{source} failed ({status}) for {}",
                 shown_host(key)
-            ));
+            )));
         }
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
@@ -377,7 +389,9 @@ impl CredentialStore {
             secret: String,
         }
         let answer: HelperAnswer = serde_json::from_slice(&stdout).map_err(|_| {
-            format!("{source} answered something that is not {{\"Username\", \"Secret\"}} JSON")
+            CredentialError(format!(
+                "{source} answered something that is not {{\"Username\", \"Secret\"}} JSON"
+            ))
         })?;
         // Docker's convention: the user name `<token>` marks an identity token.
         let credential = if answer.username == "<token>" {

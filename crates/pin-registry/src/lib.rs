@@ -39,7 +39,7 @@ pub use client::{
     DEFAULT_PER_HOST_JOBS, LOOKUP_DEADLINE, RUN_DEADLINE, RegistryConfig, RegistryResolver,
     SetupError,
 };
-pub use credentials::CredentialSources;
+pub use credentials::{CredentialError, CredentialSources};
 pub use error::{ResolveError, ResolveErrorKind};
 pub use lookup::{Lookup, Resolver, StaticResolver, resolve_all};
 pub use manifest::MAX_MANIFEST_BYTES;

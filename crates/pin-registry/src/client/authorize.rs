@@ -95,7 +95,7 @@ impl RegistryResolver {
             tokio::task::spawn_blocking(move || store.for_host(&host))
                 .await
                 .map_err(|e| ResolveErrorKind::Protocol(format!("credential lookup failed: {e}")))?
-                .map_err(|message| ResolveErrorKind::Unauthorized { tried: message })
+                .map_err(|message| ResolveErrorKind::Unauthorized { tried: message.0 })
         })
         .await
         .clone()
