@@ -543,7 +543,7 @@ mod tests {
     #[test]
     fn bad_base64_is_an_error_without_the_value() {
         let (_dir, store) = store_with(r#"{"auths": {"ghcr.io": {"auth": "%%%secret"}}}"#);
-        let error = store.for_host("ghcr.io").unwrap_err();
+        let error = store.for_host("ghcr.io").unwrap_err().to_string();
         assert!(error.contains("not base64"), "{error}");
         assert!(!error.contains("secret"), "{error}");
     }
