@@ -29,6 +29,7 @@ mod properties;
 mod resolve;
 mod sarif;
 mod snapshots;
+mod trust;
 mod update;
 mod values;
 mod yaml_rules;

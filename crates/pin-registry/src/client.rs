@@ -91,30 +91,30 @@ pub struct RegistryConfig {
 /// Where a lookup is sent: the host asked (a mirror, if one applies) and the
 /// repository's name there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Endpoint {
-    host: String,
-    repository: String,
+pub(crate) struct Endpoint {
+    pub(crate) host: String,
+    pub(crate) repository: String,
 }
 
 /// One in-flight-or-done computation per key: concurrent askers share it.
-struct Flights<K, V> {
+pub(crate) struct Flights<K, V> {
     cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
 }
 
 impl<K: Eq + Hash + Clone, V> Flights<K, V> {
-    fn new() -> Flights<K, V> {
+    pub(crate) fn new() -> Flights<K, V> {
         Flights {
             cells: Mutex::new(HashMap::new()),
         }
     }
 
-    fn cell(&self, key: &K) -> Arc<OnceCell<V>> {
+    pub(crate) fn cell(&self, key: &K) -> Arc<OnceCell<V>> {
         let mut cells = self.cells.lock().expect("single-flight map");
         Arc::clone(cells.entry(key.clone()).or_default())
     }
 }
 
-type Result<T> = std::result::Result<T, ResolveErrorKind>;
+pub(crate) type Result<T> = std::result::Result<T, ResolveErrorKind>;
 
 /// A resolver that could not be set up.
 #[derive(Debug, Error)]
@@ -149,7 +149,7 @@ pub enum SetupError {
 /// Resolves tags by asking registries.
 pub struct RegistryResolver {
     config: RegistryConfig,
-    transport: Transport,
+    pub(crate) transport: Transport,
     /// Longest one lookup may take.
     lookup_deadline: Duration,
     credentials: Arc<CredentialStore>,
@@ -232,7 +232,7 @@ impl RegistryResolver {
     }
 
     /// The host and repository asked for `lookup`: its mirror's, if one applies.
-    fn endpoint(&self, lookup: &Lookup) -> Endpoint {
+    pub(crate) fn endpoint(&self, lookup: &Lookup) -> Endpoint {
         if let Some(mirror) = self
             .config
             .mirrors
@@ -256,7 +256,7 @@ impl RegistryResolver {
     }
 
     /// `http` only for hosts given with `--insecure-registry`.
-    fn scheme(&self, host: &str) -> &'static str {
+    pub(crate) fn scheme(&self, host: &str) -> &'static str {
         if self.config.insecure.iter().any(|h| h == host) {
             "http"
         } else {
@@ -264,7 +264,7 @@ impl RegistryResolver {
         }
     }
 
-    fn manifest_url(&self, endpoint: &Endpoint, reference: &str) -> String {
+    pub(crate) fn manifest_url(&self, endpoint: &Endpoint, reference: &str) -> String {
         format!(
             "{}://{}/v2/{}/manifests/{reference}",
             self.scheme(&endpoint.host),
@@ -378,7 +378,7 @@ impl RegistryResolver {
 
     /// `GET` a manifest by digest, once per endpoint and digest, checked against the
     /// digest. `None`: the registry no longer has it.
-    async fn by_digest(
+    pub(crate) async fn by_digest(
         &self,
         endpoint: &Endpoint,
         digest: &Digest,
@@ -407,7 +407,12 @@ impl RegistryResolver {
 
     /// The one `HEAD` of `endpoint`'s `tag` (a `GET` if it carries no digest), shared
     /// by every lookup of that tag.
-    async fn tagged(&self, endpoint: &Endpoint, tag: &str, auth: &Auth) -> Result<Tagged> {
+    pub(crate) async fn tagged(
+        &self,
+        endpoint: &Endpoint,
+        tag: &str,
+        auth: &Auth,
+    ) -> Result<Tagged> {
         let cell = self.tags.cell(&(endpoint.clone(), tag.to_string()));
         cell.get_or_init(|| async {
             let url = self.manifest_url(endpoint, tag);
@@ -449,7 +454,7 @@ impl RegistryResolver {
     }
 
     /// What to send to `endpoint`: nothing, basic auth, or a bearer token.
-    async fn authorization(&self, endpoint: &Endpoint) -> Result<Auth> {
+    pub(crate) async fn authorization(&self, endpoint: &Endpoint) -> Result<Auth> {
         let challenge = self.challenge(&endpoint.host).await?;
         if challenge == Challenge::None {
             return Ok(Auth::anonymous());
@@ -597,7 +602,7 @@ impl Resolver for RegistryResolver {
 }
 
 /// Maps any status but 200 to the error a user can act on.
-fn check(answer: Answer, auth: &Auth) -> Result<Answer> {
+pub(crate) fn check(answer: Answer, auth: &Auth) -> Result<Answer> {
     let status = answer.status;
     if status == StatusCode::OK {
         return Ok(answer);
