@@ -216,7 +216,12 @@ pub fn trust(
                 return Status::Error(e.clone());
             }
             if new_signer.is_none() && (required || old_signer.is_some()) {
-                let lost = matches!(new_signed, Some(Signed::Unsigned { .. }) | None);
+                // No signature at all; invalid ones are `unsigned`, with what was wrong.
+                let lost = match new_signed {
+                    Some(Signed::Unsigned { detail }) => detail.is_empty(),
+                    None => true,
+                    _ => false,
+                };
                 return match old_signer {
                     Some(signer) if lost => violation(
                         "signature-lost",

@@ -23,6 +23,7 @@ mod dogfood;
 mod faults;
 mod hostile_files;
 mod hostile_registry;
+mod keyless;
 mod mixed;
 mod policy;
 mod properties;
