@@ -41,7 +41,10 @@ struct JsonReference<'a> {
     repository: Option<String>,
     /// The tag a lookup follows (`latest` when none is written), for images.
     tag: Option<String>,
-    /// The signature check of its digest (`null`: not checked).
+    /// The signature check of its digest, under a `[[trust]]` rule that reads
+    /// signatures; left out when not checked, so that runs without rules print what
+    /// they always printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<JsonSignature>,
     /// For an `arg-default`: the lines of the `FROM` instructions that use it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
