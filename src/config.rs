@@ -22,6 +22,13 @@
 //! require-tag = true
 //! require-digest = true
 //!
+//! [[trust]]                            # publisher trust, first match wins
+//! images = ["ghcr.io/acme/*"]
+//! keys = ["keys/acme-release.pub"]       # relative to this file
+//! keyless = [{ issuer = "https://token.actions.githubusercontent.com", identity = "…" }]
+//! require = "signed"                     # or "none" (the default)
+//! continuity = "source"                  # or "none" (the default)
+//!
 //! [[patterns]]                         # images in files no kind knows
 //! files = ["scripts/*.sh", "Makefile"] # globs, relative to this file
 //! regex = '''BASE_IMAGE=(?P<image>\S+)'''
@@ -36,6 +43,7 @@ use thiserror::Error;
 use crate::extract::patterns::{Pattern, PatternError, Patterns};
 use crate::policy::Policy;
 use crate::source::position_in;
+use crate::trust::{Continuity, Require, Trust, TrustKey, TrustRule};
 use pin_registry::{Mirror, Platform, RegistryConfig};
 
 /// The name looked for at the root of the first path.
@@ -77,6 +85,49 @@ struct RawSettings {
     policy: RawPolicy,
     #[serde(default)]
     patterns: Vec<RawPattern>,
+    #[serde(default)]
+    trust: Vec<RawTrust>,
+    trusted_root: Option<PathBuf>,
+}
+
+/// One `[[trust]]` rule as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTrust {
+    images: Vec<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default)]
+    keyless: Vec<RawKeyless>,
+    #[serde(default)]
+    require: RawRequire,
+    #[serde(default)]
+    continuity: RawContinuity,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawRequire {
+    Signed,
+    #[default]
+    None,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawContinuity {
+    Source,
+    #[default]
+    None,
+}
+
+/// One keyless identity as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawKeyless {
+    issuer: String,
+    identity: Option<String>,
+    identity_regex: Option<String>,
 }
 
 /// One `[[patterns]]` entry as written.
@@ -139,6 +190,10 @@ pub struct Settings {
     pub policy: Policy,
     /// `[[patterns]]`, compiled; their globs are relative to this file's folder.
     pub patterns: Patterns,
+    /// `[[trust]]` and `trusted-root`, with their keys and root read.
+    pub trust: Trust,
+    /// Notes about the settings that are not errors (an identity regex pin anchored).
+    pub notes: Vec<String>,
 }
 
 impl Settings {
@@ -218,6 +273,15 @@ impl Settings {
         let folder = path.parent().unwrap_or(Path::new(""));
         let patterns = patterns(text, &raw.patterns, path)
             .map_err(|(line, e)| error(line, format!("[[patterns]]: {e}")))?;
+        let mut notes = Vec::new();
+        let trust = trust(
+            text,
+            &raw.trust,
+            raw.trusted_root.as_deref(),
+            folder,
+            &mut notes,
+        )
+        .map_err(|(line, message)| error(line, message))?;
         Ok(Settings {
             registry: RegistryConfig {
                 mirrors,
@@ -234,6 +298,8 @@ impl Settings {
             allow_unparsable: raw.allow_unparsable.unwrap_or(false),
             policy,
             patterns,
+            trust,
+            notes,
         })
     }
 
@@ -309,6 +375,119 @@ fn patterns(
         folder,
         patterns: compiled,
         warn_unmatched: true,
+    })
+}
+
+/// Compile the `[[trust]]` rules (keys read relative to `folder`) and read the
+/// `trusted-root`; an error carries the line of the value at fault.
+fn trust(
+    text: &str,
+    raw: &[RawTrust],
+    trusted_root: Option<&Path>,
+    folder: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Trust, (Option<usize>, String)> {
+    let headers: Vec<usize> = text
+        .match_indices("[[trust]]")
+        .map(|(offset, _)| offset)
+        .collect();
+    let line_after = |from: usize, needle: &str| {
+        text.get(from..)
+            .and_then(|rest| rest.find(needle))
+            .map(|offset| position_in(text, from + offset).line)
+    };
+    let mut rules = Vec::new();
+    for (index, raw) in raw.iter().enumerate() {
+        let header = headers.get(index).copied().unwrap_or(0);
+        let header_line = Some(position_in(text, header).line);
+        let mut rule = TrustRule::new(&raw.images).map_err(|e| {
+            let line = raw
+                .images
+                .iter()
+                .find_map(|glob| line_after(header, &format!("{glob:?}")))
+                .or_else(|| line_after(header, "images"));
+            (line, format!("[[trust]] images: {e}"))
+        })?;
+        rule.line = header_line;
+        for name in &raw.keys {
+            let line = line_after(header, name).or(header_line);
+            let file = folder.join(name);
+            let pem = std::fs::read_to_string(&file).map_err(|e| {
+                (
+                    line,
+                    format!("[[trust]] key {name}: cannot read {}: {e}", file.display()),
+                )
+            })?;
+            let key = pin_sigstore::PublicKey::from_pem(&pem)
+                .map_err(|e| (line, format!("[[trust]] key {name}: {e}")))?;
+            rule.keys.push(TrustKey {
+                name: name.clone(),
+                key,
+            });
+        }
+        for keyless in &raw.keyless {
+            let line = line_after(header, &keyless.issuer).or(header_line);
+            let identity = match (&keyless.identity, &keyless.identity_regex) {
+                (Some(identity), None) => {
+                    pin_sigstore::Identity::exact(keyless.issuer.clone(), identity.clone())
+                }
+                (None, Some(pattern)) => {
+                    let identity = pin_sigstore::Identity::regex(keyless.issuer.clone(), pattern)
+                        .map_err(|e| {
+                        (line, format!("[[trust]] keyless identity-regex: {e}"))
+                    })?;
+                    if identity.was_anchored() {
+                        notes.push(format!(
+                            "[[trust]] identity-regex {pattern:?} is matched against the whole identity (as ^(?:…)$)"
+                        ));
+                    }
+                    identity
+                }
+                _ => {
+                    return Err((
+                        line,
+                        "[[trust]] keyless: give exactly one of `identity` and `identity-regex`"
+                            .to_string(),
+                    ));
+                }
+            };
+            rule.identities.push(identity);
+        }
+        rule.require = match raw.require {
+            RawRequire::Signed => Require::Signed,
+            RawRequire::None => Require::None,
+        };
+        rule.continuity = match raw.continuity {
+            RawContinuity::Source => Continuity::Source,
+            RawContinuity::None => Continuity::None,
+        };
+        if rule.require == Require::Signed && rule.keys.is_empty() && rule.identities.is_empty() {
+            return Err((
+                line_after(header, "require").or(header_line),
+                "[[trust]] require = \"signed\" needs `keys` or `keyless`".to_string(),
+            ));
+        }
+        rules.push(rule);
+    }
+    let trusted_root = match trusted_root {
+        None => None,
+        Some(name) => {
+            let line = line_after(0, "trusted-root");
+            let file = folder.join(name);
+            let bytes = std::fs::read(&file).map_err(|e| {
+                (
+                    line,
+                    format!("trusted-root: cannot read {}: {e}", file.display()),
+                )
+            })?;
+            let root = pin_sigstore::TrustedRoot::from_json(&bytes)
+                .map_err(|e| (line, format!("trusted-root {}: {e}", name.display())))?;
+            Some((file, std::sync::Arc::new(root)))
+        }
+    };
+    Ok(Trust {
+        rules,
+        trusted_root,
     })
 }
 

@@ -19,6 +19,8 @@ pub mod policy;
 pub mod report;
 pub mod rewrite;
 pub mod source;
+pub mod trust;
+pub mod verify;
 
 /// The image reference grammar and digests, from the registry client.
 pub use pin_registry::reference;

@@ -57,6 +57,8 @@ pub struct Found {
     pub status: Status,
     /// `--rewrite-registry`: the private copy the reference is rewritten to.
     pub rewritten: Option<ImageRef>,
+    /// The signature check of its digest, under a `[[trust]]` rule that reads them.
+    pub signature: Option<crate::verify::SignatureCheck>,
 }
 
 impl Found {

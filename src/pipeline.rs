@@ -4,7 +4,7 @@
 //!
 //! Nothing here prints; reporters read the [`Outcome`].
 
-use pin_registry::{Lookup, Resolver, resolve_all};
+use pin_registry::{ArtifactSource, Lookup, Resolver, resolve_all};
 
 use crate::airlock::RegistryRewrite;
 use crate::decide::{self, check_fails, needs_lookup, status_of};
@@ -16,6 +16,8 @@ use crate::outcome::{FileOutcome, Found, Outcome, Problem, Resolutions, Status};
 use crate::policy::Policy;
 use crate::rewrite::{self, Edit};
 use crate::source::{Positions, SourceFile};
+use crate::trust::Trust;
+use crate::verify::{self, Checked};
 
 /// What the run does (at most one of `--write`, `--check`, `--list`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,10 @@ pub struct Options {
     /// `--allow-unparsable`: a file that was read but could not be understood is a
     /// warning, not an error (see [`scan`]).
     pub allow_unparsable: bool,
+    /// `[[trust]]` rules and the trusted root.
+    pub trust: Trust,
+    /// `--verify` (with `--check`): every pinned digest must exist and pass its rule.
+    pub verify: bool,
 }
 
 impl Options {
@@ -61,6 +67,8 @@ impl Options {
             airlock: RegistryRewrite::default(),
             patterns: Patterns::default(),
             allow_unparsable: false,
+            trust: Trust::default(),
+            verify: false,
         }
     }
 
@@ -339,6 +347,17 @@ pub fn decide(
     options: &Options,
     outcome: &mut Outcome,
 ) {
+    decide_checked(scanned, resolutions, &Checked::default(), options, outcome);
+}
+
+/// [`decide`], with the signatures the verify stage judged.
+pub fn decide_checked(
+    scanned: Vec<Scanned>,
+    resolutions: &Resolutions,
+    checked: &Checked,
+    options: &Options,
+    outcome: &mut Outcome,
+) {
     for file in scanned {
         let mut positions = Positions::new(&file.source.text);
         let references: Vec<Found> = file
@@ -346,6 +365,7 @@ pub fn decide(
             .into_iter()
             .map(|reference| {
                 let status = status_of(&reference, resolutions, options);
+                let (status, signature) = verify::apply(&reference, status, checked, options);
                 if check_fails(&status, options) {
                     outcome.failing += 1;
                 }
@@ -362,6 +382,7 @@ pub fn decide(
                     reference,
                     status,
                     rewritten,
+                    signature,
                 }
             })
             .collect();
@@ -441,6 +462,19 @@ pub async fn run<R: Resolver + ?Sized>(
     on_resolved: impl Fn(&Lookup),
     on_lookups: impl FnOnce(&[Lookup]),
 ) -> Outcome {
+    run_verified(candidates, options, resolver, None, on_resolved, on_lookups).await
+}
+
+/// [`run`], with signatures and image facts from `artifacts` for the `[[trust]]` rules
+/// (without it, a rule that requires signatures finds none).
+pub async fn run_verified<R: Resolver + ?Sized>(
+    candidates: &[Candidate],
+    options: &Options,
+    resolver: Option<&R>,
+    artifacts: Option<&dyn ArtifactSource>,
+    on_resolved: impl Fn(&Lookup),
+    on_lookups: impl FnOnce(&[Lookup]),
+) -> Outcome {
     let mut outcome = Outcome::default();
     let mut scanned = scan_with(candidates, options.allow_unparsable, &mut outcome);
     scan_patterns(candidates, &options.patterns, &mut scanned, &mut outcome);
@@ -452,7 +486,13 @@ pub async fn run<R: Resolver + ?Sized>(
         }
         _ => Resolutions::new(),
     };
-    decide(scanned, &resolutions, options, &mut outcome);
+    let checked = match artifacts {
+        Some(artifacts) if !options.trust.is_empty() => {
+            verify::check(&scanned, &resolutions, options, artifacts).await
+        }
+        _ => Checked::default(),
+    };
+    decide_checked(scanned, &resolutions, &checked, options, &mut outcome);
     warn_unread_digests(&mut outcome);
     outcome.resolutions = resolutions;
     if options.mode == Mode::Write {

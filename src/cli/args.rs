@@ -52,6 +52,11 @@ pub struct Args {
     #[arg(long)]
     pub update: bool,
 
+    /// With --check: online, every pinned digest must still exist and pass its
+    /// [[trust]] rule in pin.toml (signed by an accepted key or identity). Exit 1 otherwise.
+    #[arg(long)]
+    pub verify: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

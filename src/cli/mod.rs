@@ -110,7 +110,12 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
             summary::plural(discovery.files.len(), "file")
         ));
     }
-    let resolver = if options.resolves() {
+    if !config.quiet {
+        for note in &config.notes {
+            say(&format!("pin: {note}"));
+        }
+    }
+    let resolver = if options.resolves() || options.verify {
         Some(
             RegistryResolver::new(config.registry.clone())
                 .map_err(|e| e.to_string())?
@@ -126,10 +131,14 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let mut outcome = runtime.block_on(pipeline::run(
+    let artifacts = resolver.as_ref().map(RegistryResolver::artifacts);
+    let mut outcome = runtime.block_on(pipeline::run_verified(
         &discovery.files,
         options,
         resolver.as_ref(),
+        artifacts
+            .as_ref()
+            .map(|a| a as &dyn pin_registry::ArtifactSource),
         |_| progress.inc(1),
         |lookups| {
             progress.set_length(lookups.len() as u64);
@@ -176,6 +185,10 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     outcome.errors.splice(0..0, walk_problems);
     let mut errors: Vec<String> = outcome.errors.iter().map(summary::problem_line).collect();
     errors.extend(summary::resolve_errors(&outcome));
+    // Refused digests fail the run; under --check they are results (exit 1).
+    if mode != Mode::Check {
+        errors.extend(crate::verify::refusals(&outcome));
+    }
     print_stdout(&render(&outcome, &config))?;
     if !config.quiet {
         for warning in resolver.iter().flat_map(RegistryResolver::warnings) {

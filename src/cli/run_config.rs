@@ -27,6 +27,9 @@ pub enum UsageError {
     /// `--trust-private` without a rewrite rule.
     #[error("--trust-private goes with --rewrite-registry")]
     TrustPrivateAlone,
+    /// `--verify` without `--check`.
+    #[error("--verify goes with --check (a dry run and --write verify what they pin anyway)")]
+    VerifyNeedsCheck,
     /// The settings file.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -69,6 +72,8 @@ pub struct RunConfig {
     pub quiet: bool,
     /// `--no-ignore`: also read git-ignored files.
     pub no_ignore: bool,
+    /// Notes about the settings worth a word (an identity regex that pin anchored).
+    pub notes: Vec<String>,
 }
 
 impl RunConfig {
@@ -129,6 +134,9 @@ impl RunConfig {
             rules: settings.rewrite_registries,
             trust_private: settings.trust_private || args.trust_private,
         };
+        if args.verify && mode != Mode::Check {
+            return Err(UsageError::VerifyNeedsCheck);
+        }
         if airlock.trust_private && airlock.is_empty() {
             return Err(UsageError::TrustPrivateAlone);
         }
@@ -144,6 +152,8 @@ impl RunConfig {
             airlock,
             patterns: settings.patterns,
             allow_unparsable: settings.allow_unparsable || args.allow_unparsable,
+            trust: settings.trust,
+            verify: args.verify,
         };
         let color = match args.color {
             Color::Always => true,
@@ -184,6 +194,7 @@ impl RunConfig {
             verbose: args.verbose,
             quiet: args.quiet,
             no_ignore: args.no_ignore,
+            notes: settings.notes,
         })
     }
 }

@@ -8,6 +8,7 @@ use crate::extract::{SkipReason, Target};
 use crate::outcome::{Found, Outcome, Status};
 use crate::reference::ImageRef;
 use crate::source::LineIndex;
+use crate::verify::{SignatureCheck, Signer};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -40,9 +41,83 @@ struct JsonReference<'a> {
     repository: Option<String>,
     /// The tag a lookup follows (`latest` when none is written), for images.
     tag: Option<String>,
+    /// The signature check of its digest, under a `[[trust]]` rule that reads
+    /// signatures; left out when not checked, so that runs without rules print what
+    /// they always printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<JsonSignature>,
     /// For an `arg-default`: the lines of the `FROM` instructions that use it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     used_by: Vec<usize>,
+}
+
+#[derive(Serialize)]
+struct JsonSignature {
+    verified: bool,
+    /// `key` or `keyless` when verified.
+    kind: Option<&'static str>,
+    /// The key file as written in `pin.toml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
+    /// The signing time a transparency log proves, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed_at: Option<String>,
+    /// The signed index listing this platform's manifest, when that is what was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed_index: Option<String>,
+}
+
+impl JsonSignature {
+    fn of(check: &SignatureCheck) -> JsonSignature {
+        let mut json = JsonSignature {
+            verified: check.verified,
+            kind: None,
+            key: None,
+            identity: None,
+            issuer: None,
+            signed_at: check.signed_at.map(rfc3339),
+            signed_index: check.via_index.clone(),
+        };
+        match &check.signer {
+            Some(Signer::Key { name }) => {
+                json.kind = Some("key");
+                json.key = Some(name.clone());
+            }
+            Some(Signer::Keyless { identity, issuer }) => {
+                json.kind = Some("keyless");
+                json.identity = Some(identity.clone());
+                json.issuer = issuer.clone();
+            }
+            None => {}
+        }
+        json
+    }
+}
+
+/// `2025-01-02T03:04:05Z` for Unix seconds.
+fn rfc3339(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 #[derive(Serialize)]
@@ -136,6 +211,17 @@ fn reference<'a>(file: &str, found: &'a Found, list: bool) -> JsonReference<'a> 
         tag: image
             .filter(|i| i.tag().is_some() || i.digest().is_none())
             .map(|i| i.tag_or_latest().to_string()),
+        signature: found.signature.as_ref().map(JsonSignature::of),
         used_by: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unix_seconds_print_as_rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_714_564_800), "2024-05-01T12:00:00Z");
+        assert_eq!(super::rfc3339(951_868_800), "2000-03-01T00:00:00Z");
     }
 }

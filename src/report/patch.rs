@@ -14,6 +14,7 @@ struct Change {
     old: Option<String>,
     new: String,
     files: Vec<String>,
+    signed_by: Option<String>,
 }
 
 /// Render the patch; empty when nothing changes. `date` is seconds since the epoch
@@ -38,6 +39,12 @@ pub fn render(outcome: &Outcome, date: u64) -> String {
             let change = changes.entry((Lookup::of(image), old.clone())).or_default();
             change.old = old;
             change.new = new.to_string();
+            if let Some(check) = &found.signature {
+                change.signed_by = Some(match &check.signer {
+                    Some(signer) => format!("`{}`", signer.to_string().replace('`', "'")),
+                    None => "not verified".to_string(),
+                });
+            }
             if !change.files.contains(&path) {
                 change.files.push(path.clone());
             }
@@ -63,11 +70,12 @@ pub fn render(outcome: &Outcome, date: u64) -> String {
         (0, u) => format!("Update digests of {u} container {}", images(u)),
         (p, u) => format!("Pin {p} and update {u} container {}", images(p + u)),
     };
-    let mut body =
-        String::from("| Image | Tag | Old digest | New digest | Files |\n|---|---|---|---|---|\n");
+    let mut body = String::from(
+        "| Image | Tag | Old digest | New digest | Signed by | Files |\n|---|---|---|---|---|---|\n",
+    );
     for ((lookup, _), change) in &changes {
         body.push_str(&format!(
-            "| `{}` | `{}` | {} | `{}` | {} |\n",
+            "| `{}` | `{}` | {} | `{}` | {} | {} |\n",
             familiar_name(lookup),
             lookup.tag,
             change
@@ -75,6 +83,7 @@ pub fn render(outcome: &Outcome, date: u64) -> String {
                 .as_deref()
                 .map_or("(not pinned)".to_string(), |d| format!("`{}`", short(d))),
             short(&change.new),
+            change.signed_by.as_deref().unwrap_or("(no trust rule)"),
             change
                 .files
                 .iter()

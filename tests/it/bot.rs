@@ -324,7 +324,7 @@ fn bot_opens_one_pull_request_does_nothing_when_nothing_moved_and_updates_it_whe
     // Upstream republishes python:3.12.
     let python_v1 = registry.push_image("library/python", "3.12", ImageKind::Oci);
     let table = bot.patch_table();
-    assert!(table.contains("| Image | Tag | Old digest | New digest | Files |"));
+    assert!(table.contains("| Image | Tag | Old digest | New digest | Signed by | Files |"));
     let first = bot.run(Driver::Action);
     assert!(bot.github_output().contains("changed=true"));
 

@@ -152,7 +152,7 @@ fn upstream_republishes_a_tag_and_the_bot_updates_it_with_a_patch() {
     );
     assert!(
         patch_text.contains(&format!(
-            "| `python` | `3.12` | `{}` | `{}` | `Dockerfile`, `svc/Dockerfile` |",
+            "| `python` | `3.12` | `{}` | `{}` | (no trust rule) | `Dockerfile`, `svc/Dockerfile` |",
             &python.digest[..19],
             &republished.digest[..19]
         )),

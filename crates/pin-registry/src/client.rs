@@ -85,24 +85,24 @@ pub struct RegistryConfig {
 }
 
 /// One in-flight-or-done computation per key: concurrent askers share it.
-struct Flights<K, V> {
+pub(crate) struct Flights<K, V> {
     cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
 }
 
 impl<K: Eq + Hash + Clone, V> Flights<K, V> {
-    fn new() -> Flights<K, V> {
+    pub(crate) fn new() -> Flights<K, V> {
         Flights {
             cells: Mutex::new(HashMap::new()),
         }
     }
 
-    fn cell(&self, key: &K) -> Arc<OnceCell<V>> {
+    pub(crate) fn cell(&self, key: &K) -> Arc<OnceCell<V>> {
         let mut cells = self.cells.lock().expect("single-flight map");
         Arc::clone(cells.entry(key.clone()).or_default())
     }
 }
 
-type Result<T> = std::result::Result<T, ResolveErrorKind>;
+pub(crate) type Result<T> = std::result::Result<T, ResolveErrorKind>;
 
 /// A resolver that could not be set up.
 #[derive(Debug, Error)]
@@ -137,7 +137,7 @@ pub enum SetupError {
 /// Resolves tags by asking registries.
 pub struct RegistryResolver {
     config: RegistryConfig,
-    transport: Transport,
+    pub(crate) transport: Transport,
     /// Longest one lookup may take.
     lookup_deadline: Duration,
     /// Longest the run's lookups may take, and when the first began.
@@ -239,7 +239,7 @@ impl RegistryResolver {
     }
 
     /// The host and repository asked for `lookup`: its mirror's, if one applies.
-    fn endpoint(&self, lookup: &Lookup) -> Endpoint {
+    pub(crate) fn endpoint(&self, lookup: &Lookup) -> Endpoint {
         if let Some(mirror) = self
             .config
             .mirrors
@@ -263,7 +263,7 @@ impl RegistryResolver {
     }
 
     /// `http` only for hosts given with `--insecure-registry`.
-    fn scheme(&self, host: &str) -> &'static str {
+    pub(crate) fn scheme(&self, host: &str) -> &'static str {
         if self.config.insecure.iter().any(|h| h == host) {
             "http"
         } else {
@@ -271,7 +271,7 @@ impl RegistryResolver {
         }
     }
 
-    fn manifest_url(&self, endpoint: &Endpoint, reference: &str) -> String {
+    pub(crate) fn manifest_url(&self, endpoint: &Endpoint, reference: &str) -> String {
         format!(
             "{}://{}/v2/{}/manifests/{reference}",
             self.scheme(&endpoint.host),
@@ -387,7 +387,7 @@ impl RegistryResolver {
 
     /// `GET` a manifest by digest, once per endpoint and digest, checked against the
     /// digest. `None`: the registry no longer has it.
-    async fn by_digest(
+    pub(crate) async fn by_digest(
         &self,
         endpoint: &Endpoint,
         digest: &Digest,
@@ -418,7 +418,12 @@ impl RegistryResolver {
 
     /// The one `HEAD` of `endpoint`'s `tag` (a `GET` if it carries no digest), shared
     /// by every lookup of that tag.
-    async fn tagged(&self, endpoint: &Endpoint, tag: &str, auth: &Auth) -> Result<Tagged> {
+    pub(crate) async fn tagged(
+        &self,
+        endpoint: &Endpoint,
+        tag: &str,
+        auth: &Auth,
+    ) -> Result<Tagged> {
         let cell = self.tags.cell(&(endpoint.clone(), tag.to_string()));
         cell.get_or_init(|| async {
             let url = self.manifest_url(endpoint, tag);
@@ -524,7 +529,7 @@ fn digest_header(answer: &Answer) -> Result<Option<String>> {
 }
 
 /// Maps any status but 200 to the error a user can act on.
-fn check(answer: Answer, auth: &Auth) -> Result<Answer> {
+pub(crate) fn check(answer: Answer, auth: &Auth) -> Result<Answer> {
     let status = answer.status;
     if status == StatusCode::OK {
         return Ok(answer);

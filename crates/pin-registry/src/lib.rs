@@ -20,6 +20,7 @@
 //! ask at once. Errors are typed ([`ResolveErrorKind`]) and never carry a secret.
 #![deny(missing_docs)]
 
+pub mod artifacts;
 mod auth;
 mod client;
 pub mod credentials;
@@ -34,6 +35,7 @@ mod text;
 mod tokens;
 pub mod transport;
 
+pub use artifacts::{ArtifactSource, Artifacts, ImageFacts, SignatureSet, SignedLayer};
 pub use auth::MAX_TOKEN_BYTES;
 pub use client::{
     DEFAULT_PER_HOST_JOBS, LOOKUP_DEADLINE, RUN_DEADLINE, RegistryConfig, RegistryResolver,

@@ -345,6 +345,165 @@ impl Registry {
     }
 }
 
+/// The media type of a cosign v2 simple-signing layer.
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The media type of a Sigstore bundle v0.3.
+pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// A simple-signing layer to push: its payload and its annotations.
+pub type SignatureLayer = (Vec<u8>, Vec<(String, String)>);
+/// The OCI empty descriptor's media type (an artifact's config).
+const EMPTY: &str = "application/vnd.oci.empty.v1+json";
+
+impl Registry {
+    /// Pushes a new single-platform OCI image under `repository:tag` whose config says
+    /// it was `created` at that RFC 3339 time and, when given, labels its
+    /// `org.opencontainers.image.source`.
+    pub fn push_image_built(
+        &self,
+        repository: &str,
+        tag: &str,
+        created: &str,
+        source: Option<&str>,
+    ) -> Pushed {
+        let layer = format!("pin test layer {}\n", nonce()).into_bytes();
+        let layer_digest = self.upload_blob(repository, &layer);
+        let mut labels = json!({"org.example.pin-test.nonce": nonce()});
+        if let Some(source) = source {
+            labels["org.opencontainers.image.source"] = json!(source);
+        }
+        let config = json!({
+            "os": "linux", "architecture": "amd64", "created": created,
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+            "config": {"Labels": labels},
+        });
+        let config = serde_json::to_vec(&config).expect("serialise config");
+        let config_digest = self.upload_blob(repository, &config);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI.manifest,
+            "config": {"mediaType": OCI.config, "size": config.len(), "digest": config_digest},
+            "layers": [{"mediaType": OCI.layer, "size": layer.len(), "digest": layer_digest}],
+        });
+        let bytes = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
+        Pushed {
+            digest: self.put_manifest(repository, tag, OCI_MANIFEST, &bytes),
+            children: Vec::new(),
+        }
+    }
+
+    /// Pushes cosign v2 signatures of `digest`: a manifest tagged `sha256-<hex>.sig`
+    /// whose simple-signing layers are `layers` (payload, annotations). Returns the
+    /// manifest's digest.
+    pub fn push_cosign_signatures(
+        &self,
+        repository: &str,
+        digest: &str,
+        layers: &[SignatureLayer],
+    ) -> String {
+        let config = self.upload_blob(repository, b"{}");
+        let layers: Vec<Value> = layers
+            .iter()
+            .map(|(payload, annotations)| {
+                let blob = self.upload_blob(repository, payload);
+                let annotations: serde_json::Map<String, Value> = annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect();
+                json!({"mediaType": SIMPLE_SIGNING, "size": payload.len(), "digest": blob, "annotations": annotations})
+            })
+            .collect();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2, "digest": config},
+            "layers": layers,
+        });
+        let bytes = serde_json::to_vec(&manifest).expect("serialise signature manifest");
+        let tag = format!("{}.sig", digest.replace(':', "-"));
+        self.put_manifest(repository, &tag, OCI_MANIFEST, &bytes)
+    }
+
+    /// Attaches `blob` (of media type `media_type`, a bundle as cosign v3 writes it) to
+    /// `subject` as an OCI 1.1 referrer with that artifact type, and adds it to the
+    /// referrers tag schema index `sha256-<hex>` (distribution 2.8 has no referrers
+    /// API). Returns the referrer manifest's digest and bytes.
+    pub fn push_referrer(
+        &self,
+        repository: &str,
+        subject: &str,
+        media_type: &str,
+        blob: &[u8],
+    ) -> (String, Vec<u8>) {
+        let (subject_type, subject_bytes) = self
+            .get_manifest(repository, subject)
+            .expect("the subject of a referrer exists");
+        let empty = self.upload_blob(repository, b"{}");
+        let layer = self.upload_blob(repository, blob);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": media_type,
+            "config": {"mediaType": EMPTY, "size": 2, "digest": empty},
+            "layers": [{"mediaType": media_type, "size": blob.len(), "digest": layer}],
+            "subject": {"mediaType": subject_type, "size": subject_bytes.len(), "digest": subject},
+        });
+        let bytes = serde_json::to_vec(&manifest).expect("serialise referrer");
+        let digest = self.put_manifest(repository, &sha256_digest(&bytes), OCI_MANIFEST, &bytes);
+        let tag = subject.replace(':', "-");
+        let mut entries = match self.get_manifest(repository, &tag) {
+            Some((_, index)) => {
+                serde_json::from_slice::<Value>(&index).expect("referrers index")["manifests"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        entries.push(json!({
+            "mediaType": OCI_MANIFEST, "size": bytes.len(), "digest": digest, "artifactType": media_type,
+        }));
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+        let index = serde_json::to_vec(&index).expect("serialise referrers index");
+        self.put_manifest(repository, &tag, OCI_INDEX, &index);
+        (digest, bytes)
+    }
+
+    /// The media type and bytes of the manifest `reference` (a tag or digest), if any.
+    pub fn get_manifest(&self, repository: &str, reference: &str) -> Option<(String, Vec<u8>)> {
+        let url = format!("{}/v2/{repository}/manifests/{reference}", self.url());
+        let accept = [
+            OCI_INDEX,
+            DOCKER_MANIFEST_LIST,
+            OCI_MANIFEST,
+            DOCKER_MANIFEST,
+        ]
+        .join(", ");
+        let mut get = self.agent.get(&url).header("Accept", &accept);
+        if let Some(auth) = self.admin_authorization(repository) {
+            get = get.header("Authorization", auth);
+        }
+        let mut response = get.call().expect("GET manifest");
+        match response.status().as_u16() {
+            200 => {}
+            404 => return None,
+            other => panic!("GET {url}: HTTP {other}"),
+        }
+        let media_type = response
+            .headers()
+            .get("Content-Type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(OCI_MANIFEST)
+            .to_string();
+        let mut body = Vec::new();
+        response
+            .body_mut()
+            .as_reader()
+            .read_to_end(&mut body)
+            .expect("read manifest");
+        Some((media_type, body))
+    }
+}
+
 /// `{"os": …, "architecture": …, "variant": …}` from `os/arch[/variant]`.
 fn platform_json(platform: &str) -> Value {
     let parts: Vec<&str> = platform.split('/').collect();

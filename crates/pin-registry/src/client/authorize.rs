@@ -69,7 +69,7 @@ impl RegistryResolver {
     }
 
     /// What to send to `endpoint`: nothing, basic auth, or a bearer token.
-    pub(super) async fn authorization(&self, endpoint: &Endpoint) -> Result<Auth> {
+    pub(crate) async fn authorization(&self, endpoint: &Endpoint) -> Result<Auth> {
         let challenge = self.challenge(&endpoint.host).await?;
         if challenge == Challenge::None {
             return Ok(Auth::anonymous());
