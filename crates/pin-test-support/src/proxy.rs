@@ -312,30 +312,33 @@ fn serve_connection(shared: &Shared, stream: TcpStream) -> std::io::Result<()> {
         };
         let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        let mut flight = InFlight(Some(&shared.in_flight));
         if !shared.latency.is_zero() {
             std::thread::sleep(shared.latency);
         }
         let result = match fault {
             Some(Fault::Close) => {
-                shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+                flight.land();
                 let _ = writer.shutdown(Shutdown::Both);
                 return Ok(());
             }
             Some(Fault::Stall(wait)) => {
                 std::thread::sleep(wait);
-                forward(shared, &request, kind, &mut writer)
+                forward(shared, &request, kind, &mut writer, &mut flight)
             }
+            // `forward` counts the request as done before it answers: once the client
+            // has the answer it may send the next request, which must not overlap.
             Some(Fault::Status(status, headers)) => {
                 let mut head = format!("HTTP/1.1 {status} Injected\r\n");
                 for (name, value) in headers {
                     head.push_str(&format!("{name}: {value}\r\n"));
                 }
                 head.push_str("Content-Length: 0\r\n\r\n");
+                flight.land();
                 writer.write_all(head.as_bytes()).map(|_| true)
             }
-            None => forward(shared, &request, kind, &mut writer),
+            None => forward(shared, &request, kind, &mut writer, &mut flight),
         };
-        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         if !result? {
             let _ = writer.shutdown(Shutdown::Both);
             return Ok(());
@@ -346,11 +349,31 @@ fn serve_connection(shared: &Shared, stream: TcpStream) -> std::io::Result<()> {
 
 /// Forwards `request` and writes the answer back; `false` when the client connection
 /// must close (the answer had no length).
+/// One request counted as in flight until it lands: just before its answer is
+/// written (once the client has the answer it may send the next request, which must
+/// not look like an overlap), or when it fails on the way.
+struct InFlight<'a>(Option<&'a AtomicUsize>);
+
+impl InFlight<'_> {
+    fn land(&mut self) {
+        if let Some(count) = self.0.take() {
+            count.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.land();
+    }
+}
+
 fn forward(
     shared: &Shared,
     request: &Request,
     kind: Kind,
     writer: &mut TcpStream,
+    flight: &mut InFlight<'_>,
 ) -> std::io::Result<bool> {
     let upstream = match (kind, &shared.token_upstream) {
         (Kind::Token, Some(token)) => token.as_str(),
@@ -411,6 +434,8 @@ fn forward(
         rewritten.push_str("Connection: close\r\n");
     }
     rewritten.push_str("\r\n");
+    // Done before the client can read a byte of the answer (see the caller).
+    flight.land();
     writer.write_all(rewritten.as_bytes())?;
     writer.write_all(body)?;
     writer.flush()?;
