@@ -104,8 +104,26 @@ fn main() {
     step("Done; the registry stops now.");
 }
 
+/// Headings are bold as `pin --color` would be: `--color always|never|auto` as the
+/// demo's second argument (`auto`: on a terminal, unless NO_COLOR is set and not empty).
 fn step(title: &str) {
-    println!("\n\x1b[1m== {title}\x1b[0m");
+    use std::io::IsTerminal;
+    let choice = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "auto".to_string());
+    let bold = match choice.trim_start_matches("--color=") {
+        "always" => true,
+        "never" => false,
+        _ => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    if bold {
+        println!("\n\x1b[1m== {title}\x1b[0m");
+    } else {
+        println!("\n== {title}");
+    }
 }
 
 fn run(pin: &Path, dir: &Path, args: &[&str]) -> ExitStatus {
