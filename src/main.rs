@@ -1,3 +1,5 @@
+//! The `pin` binary: parse the command line and run it; everything else is the library.
+
 use std::process::ExitCode;
 
 use clap::Parser;
