@@ -175,7 +175,7 @@ fn rfc2822(seconds: u64) -> String {
 
 /// Year, month (1–12) and day of a count of days since 1970-01-01 (Howard Hinnant's
 /// algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
