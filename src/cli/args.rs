@@ -8,9 +8,11 @@ use pin_registry::{Mirror, Platform};
 
 /// Pin container image references to the digest their tag points to now.
 ///
-/// pin finds image references in Dockerfiles, compose files, Kubernetes manifests and
-/// GitHub Actions workflows, asks each registry for the digest of the tag, and rewrites
-/// `name:tag` to `name:tag@sha256:…` in place, changing no other byte of the file.
+/// pin finds image references in Dockerfiles, compose files, Kubernetes manifests, GitHub
+/// Actions and other CI systems' files, dev containers, bake files, Helm values,
+/// Kustomize images and patterns of pin.toml, asks each registry for the digest of the
+/// tag, and rewrites `name:tag` to `name:tag@sha256:…` in place, changing no other byte
+/// of the file. With [[trust]] rules it pins only digests their publisher signed.
 /// Without a mode it prints the diff that --write would apply.
 #[derive(Debug, Parser)]
 #[command(
