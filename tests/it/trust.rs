@@ -11,7 +11,7 @@ use std::process::Output;
 use pin_sigstore::signing::{SigningKey, key_bundle, sign_simple_signing};
 use serde_json::Value;
 use support::push::BUNDLE_V03;
-use support::{ImageKind, Registry, pin_cmd};
+use support::{FakeRegistry, ImageKind, Registry, pin_cmd};
 
 pub(crate) fn pin(dir: &Path, registry_host: &str, args: &[&str]) -> Output {
     pin_cmd()
@@ -571,5 +571,62 @@ fn bad_trust_settings_name_file_and_line() {
         let err = stderr(&output);
         assert!(err.contains(&format!("pin.toml:{line}:")), "{body}: {err}");
         assert!(err.contains(says), "{body}: {err}");
+    }
+}
+
+/// A registry with the OCI 1.1 referrers API (the fake; `docker-registry` 2.8 has none):
+/// the bundle is found through `GET /v2/<name>/referrers/<digest>`, not the tag schema.
+#[test]
+fn a_bundle_is_found_and_verified_through_the_referrers_api() {
+    let fake = FakeRegistry::start();
+    let host = fake.host();
+    let dir = tempfile::tempdir().unwrap();
+    let acme = key(dir.path(), "acme");
+    let mallory = SigningKey::generate().unwrap();
+    let signed = fake.serve_image("acme/tool", "1.0");
+    fake.serve_referrer(
+        "acme/tool",
+        &signed,
+        BUNDLE_V03,
+        key_bundle(&acme, &signed).unwrap().as_bytes(),
+    );
+    let foreign = fake.serve_image("acme/other", "1.0");
+    fake.serve_referrer(
+        "acme/other",
+        &foreign,
+        BUNDLE_V03,
+        key_bundle(&mallory, &foreign).unwrap().as_bytes(),
+    );
+    settings(dir.path(), &acme_rule(&host));
+    let text = format!("FROM {host}/acme/tool:1.0\nFROM {host}/acme/other:1.0\n");
+    fs::write(dir.path().join("Dockerfile"), &text).unwrap();
+
+    let output = pin(dir.path(), &host, &["--format", "json", "."]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    let found = reference(&report, "acme/tool");
+    assert_eq!(found["status"], "pin", "{found:#}");
+    assert_eq!(found["digest"], signed.as_str());
+    assert_eq!(
+        found["signature"],
+        serde_json::json!({"verified": true, "kind": "key", "key": "keys/acme.pub"})
+    );
+    let other = reference(&report, "acme/other");
+    assert_eq!(other["reason"], "untrusted-signer", "{other:#}");
+    let requests = fake.requests();
+    for digest in [&signed, &foreign] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.starts_with("GET /v2/acme/")
+                    && r.contains(&format!("/referrers/{digest}"))),
+            "{requests:#?}"
+        );
+        // The API answered: the referrers tag schema was not needed.
+        let schema_tag = format!("/manifests/{}", digest.replace(':', "-"));
+        assert!(
+            !requests.iter().any(|r| r.ends_with(&schema_tag)),
+            "{requests:#?}"
+        );
     }
 }
