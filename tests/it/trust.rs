@@ -48,7 +48,7 @@ fn stderr(output: &Output) -> String {
 }
 
 /// A key pair, its public key written to `dir/keys/<name>.pub`.
-fn key(dir: &Path, name: &str) -> SigningKey {
+pub(crate) fn key(dir: &Path, name: &str) -> SigningKey {
     let key = SigningKey::generate().unwrap();
     fs::create_dir_all(dir.join("keys")).unwrap();
     fs::write(dir.join(format!("keys/{name}.pub")), key.public_key_pem()).unwrap();
@@ -56,7 +56,7 @@ fn key(dir: &Path, name: &str) -> SigningKey {
 }
 
 /// Signs `digest` in `repository` the cosign v2 way (a `.sig` manifest).
-fn sign_v2(registry: &Registry, repository: &str, digest: &str, key: &SigningKey) {
+pub(crate) fn sign_v2(registry: &Registry, repository: &str, digest: &str, key: &SigningKey) {
     let layer = sign_simple_signing(key, digest, None).unwrap();
     registry.push_cosign_signatures(repository, digest, &[(layer.payload, layer.annotations)]);
 }
@@ -71,7 +71,7 @@ fn settings(dir: &Path, text: &str) {
     fs::write(dir.join("pin.toml"), text).unwrap();
 }
 
-fn acme_rule(host: &str) -> String {
+pub(crate) fn acme_rule(host: &str) -> String {
     format!(
         "[[trust]]\nimages = [\"{host}/acme/*\"]\nkeys = [\"keys/acme.pub\"]\nrequire = \"signed\"\n"
     )
