@@ -2,7 +2,8 @@
 //! SARIF viewers.
 //!
 //! One result per reference that needs attention: not pinned, pinned to a digest its
-//! tag no longer points to (or whose tag is gone), or breaking a policy rule. Each
+//! tag no longer points to (or whose tag is gone), breaking a policy rule, or refused by
+//! its publisher trust rule (`trust/unsigned`, `trust/rollback`, …). Each
 //! reason is a rule with its own id and help text, so that a viewer can group and
 //! filter them. Locations are the file's path as a relative URI (percent-encoded, so
 //! that a name with spaces, quotes or non-ASCII bytes is still one valid URI), the
@@ -36,16 +37,37 @@ pub enum Rule {
     DenyTags,
     /// It has a digest and no tag (`require-tag`).
     RequireTag,
+    /// Its digest carries no valid signature and its trust rule requires one.
+    Unsigned,
+    /// Its digest is signed, but by no signer its trust rule accepts.
+    UntrustedSigner,
+    /// Its tag moved from a signed digest to an unsigned one.
+    SignatureLost,
+    /// Its tag moved to an image built before the pinned one.
+    Rollback,
+    /// Its tag moved to an image from another source repository (`continuity`).
+    SourceChanged,
+    /// Its tag moved to a digest another accepted identity signed.
+    SignerChanged,
+    /// Its pinned digest is gone from the registry (`--check --verify`).
+    Missing,
 }
 
 /// Every rule, in the order of the log's `rules` array (`ruleIndex` points into it).
-pub const RULES: [Rule; 6] = [
+pub const RULES: [Rule; 13] = [
     Rule::Unpinned,
     Rule::StaleDigest,
     Rule::TagNotFound,
     Rule::AllowedRegistries,
     Rule::DenyTags,
     Rule::RequireTag,
+    Rule::Unsigned,
+    Rule::UntrustedSigner,
+    Rule::SignatureLost,
+    Rule::Rollback,
+    Rule::SourceChanged,
+    Rule::SignerChanged,
+    Rule::Missing,
 ];
 
 impl Rule {
@@ -58,6 +80,13 @@ impl Rule {
             Rule::AllowedRegistries => "policy/allowed-registries",
             Rule::DenyTags => "policy/deny-tags",
             Rule::RequireTag => "policy/require-tag",
+            Rule::Unsigned => "trust/unsigned",
+            Rule::UntrustedSigner => "trust/untrusted-signer",
+            Rule::SignatureLost => "trust/signature-lost",
+            Rule::Rollback => "trust/rollback",
+            Rule::SourceChanged => "trust/source-changed",
+            Rule::SignerChanged => "trust/signer-changed",
+            Rule::Missing => "trust/missing",
         }
     }
 
@@ -69,6 +98,13 @@ impl Rule {
             Rule::AllowedRegistries => "RegistryNotAllowed",
             Rule::DenyTags => "DeniedTag",
             Rule::RequireTag => "DigestWithoutTag",
+            Rule::Unsigned => "UnsignedImage",
+            Rule::UntrustedSigner => "UntrustedSigner",
+            Rule::SignatureLost => "SignatureLost",
+            Rule::Rollback => "Rollback",
+            Rule::SourceChanged => "SourceChanged",
+            Rule::SignerChanged => "SignerChanged",
+            Rule::Missing => "PinnedDigestMissing",
         }
     }
 
@@ -80,6 +116,13 @@ impl Rule {
             Rule::AllowedRegistries => "Image from a registry the policy does not allow",
             Rule::DenyTags => "Image tag denied by the policy",
             Rule::RequireTag => "Image pinned by digest alone, without a tag",
+            Rule::Unsigned => "Image not signed as its trust rule requires",
+            Rule::UntrustedSigner => "Image signed by no signer its trust rule accepts",
+            Rule::SignatureLost => "Tag moved from a signed image to an unsigned one",
+            Rule::Rollback => "Tag moved to an older build",
+            Rule::SourceChanged => "Tag moved to an image from another source repository",
+            Rule::SignerChanged => "Tag moved to an image signed by another identity",
+            Rule::Missing => "Pinned digest no longer in its registry",
         }
     }
 
@@ -112,15 +155,57 @@ impl Rule {
                  digest, so that readers know what the image is and `pin --update` can \
                  follow it. Write the tag before the digest: `name:tag@sha256:…`."
             }
+            Rule::Unsigned => {
+                "A `[[trust]]` rule in pin.toml requires this image to be signed by one of \
+                 its keys or keyless identities, and the digest carries no valid signature \
+                 (or none at all). It was not written. Ask the publisher to sign it, or, for \
+                 a private copy, approve it by signing it with the organisation's key."
+            }
+            Rule::UntrustedSigner => {
+                "The digest is signed, but by no key or identity the image's `[[trust]]` \
+                 rule accepts: someone other than the publisher may have pushed it. It was \
+                 not written. Find out who signed it before trusting it."
+            }
+            Rule::SignatureLost => {
+                "The pinned digest was signed by an accepted signer; the one the tag points \
+                 to now is not signed at all. A tag repointed by someone without the \
+                 release key looks like this. The pin was kept."
+            }
+            Rule::Rollback => {
+                "The tag now points to an image built before the pinned one (the config's \
+                 `created`, or the transparency log's time). Moving back would undo fixes; \
+                 the pin was kept."
+            }
+            Rule::SourceChanged => {
+                "The image's `org.opencontainers.image.source` differs between the pinned \
+                 digest and the one the tag points to now, and the trust rule asks for \
+                 `continuity = \"source\"`. The pin was kept."
+            }
+            Rule::SignerChanged => {
+                "Both digests are signed by identities the trust rule accepts, but not the \
+                 same one: the new image came from another workflow or branch. Review it \
+                 and narrow the rule's identity if that was not expected. The pin was kept."
+            }
+            Rule::Missing => {
+                "The registry no longer serves the pinned digest, so builds from it will \
+                 fail. Pin the tag again with `pin --update --write`."
+            }
         }
     }
 
-    /// The rule a policy violation's rule key names.
-    fn of_policy(rule: &str) -> Option<Rule> {
+    /// The rule a policy or trust violation's rule key names.
+    fn of_violation(rule: &str) -> Option<Rule> {
         match rule {
             "allowed-registries" => Some(Rule::AllowedRegistries),
             "deny-tags" => Some(Rule::DenyTags),
             "require-tag" => Some(Rule::RequireTag),
+            "unsigned" => Some(Rule::Unsigned),
+            "untrusted-signer" => Some(Rule::UntrustedSigner),
+            "signature-lost" => Some(Rule::SignatureLost),
+            "rollback" => Some(Rule::Rollback),
+            "source-changed" => Some(Rule::SourceChanged),
+            "signer-changed" => Some(Rule::SignerChanged),
+            "missing" => Some(Rule::Missing),
             _ => None,
         }
     }
@@ -138,7 +223,7 @@ pub fn rule_of(file: &FileOutcome, found: &Found) -> Option<Rule> {
         Status::Updated { .. } if !file.written => Some(Rule::StaleDigest),
         Status::Stale { new: Some(_), .. } => Some(Rule::StaleDigest),
         Status::Stale { new: None, .. } => Some(Rule::TagNotFound),
-        Status::Violation(violation) => Rule::of_policy(violation.rule),
+        Status::Violation(violation) => Rule::of_violation(violation.rule),
         _ => None,
     }
 }
@@ -322,6 +407,24 @@ mod tests {
             file_uri(Path::new("/tmp/x y/Dockerfile")),
             "file:///tmp/x%20y/Dockerfile"
         );
+    }
+
+    #[test]
+    fn every_trust_reason_is_a_rule_of_its_own() {
+        let reasons = [
+            "unsigned",
+            "untrusted-signer",
+            "signature-lost",
+            "rollback",
+            "source-changed",
+            "signer-changed",
+            "missing",
+        ];
+        for reason in reasons {
+            let rule = Rule::of_violation(reason).unwrap_or_else(|| panic!("{reason}"));
+            assert_eq!(rule.id(), format!("trust/{reason}"));
+        }
+        assert_eq!(Rule::of_violation("no-such-reason"), None);
     }
 
     #[test]

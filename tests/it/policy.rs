@@ -320,3 +320,78 @@ fn rewrite_registry_needs_upstream_unless_the_private_copy_is_trusted() {
         )
     );
 }
+
+/// Approve = sign: the private registry's `[[trust]]` rule requires the organisation's
+/// key, so an airlocked copy nobody signed (or someone else signed) is not pinned, even
+/// when it is digest-identical to upstream; once approved it is.
+#[test]
+fn rewrite_registry_pins_only_private_copies_the_organisation_signed() {
+    use pin_sigstore::signing::{SigningKey, sign_simple_signing};
+    let sign = |registry: &Registry, repository: &str, digest: &str, key: &SigningKey| {
+        let layer = sign_simple_signing(key, digest, None).unwrap();
+        registry.push_cosign_signatures(repository, digest, &[(layer.payload, layer.annotations)]);
+    };
+    let upstream = Registry::start();
+    let private = Registry::start();
+    let host = private.host();
+    let python = push_fixed(&upstream, "library/python", "3.12-slim", "python");
+    push_fixed(&private, "dockerhub/library/python", "3.12-slim", "python");
+    let tool = push_fixed(&upstream, "acme/tool", "1", "tool");
+    push_fixed(&private, "dockerhub/acme/tool", "1", "tool");
+    let org = SigningKey::generate().unwrap();
+    let mallory = SigningKey::generate().unwrap();
+    // Ingested and scanned, then approved: the private copy of python is signed.
+    sign(&private, "dockerhub/library/python", &python, &org);
+    let original = "FROM python:3.12-slim\nFROM acme/tool:1\n";
+    let dir = tree(&[
+        ("Dockerfile", original),
+        ("keys/org.pub", &org.public_key_pem()),
+        (
+            "pin.toml",
+            &format!(
+                "[[trust]]\nimages = [\"{host}/*\"]\nkeys = [\"keys/org.pub\"]\nrequire = \"signed\"\n"
+            ),
+        ),
+    ]);
+
+    let output = airlock(dir.path(), upstream.host(), &private, &["--write"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let message = text(&output.stderr);
+    assert!(message.contains("refused (unsigned)"), "{message}");
+    assert!(
+        message.contains(&format!("{host}/dockerhub/acme/tool:1")),
+        "{message}"
+    );
+    let approved = format!("FROM {host}/dockerhub/library/python:3.12-slim@{python}\n");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+        format!("{approved}FROM acme/tool:1\n"),
+        "the approved copy is pinned, the other left as it was"
+    );
+    // Signatures are asked of the private registry, whose copy is what gets written.
+    assert!(
+        !upstream.log().contains(".sig"),
+        "signatures fetched upstream: {}",
+        upstream.log()
+    );
+
+    // Signed, but not by the organisation.
+    sign(&private, "dockerhub/acme/tool", &tool, &mallory);
+    let output = airlock(dir.path(), upstream.host(), &private, &["--write"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let message = text(&output.stderr);
+    assert!(message.contains("refused (untrusted-signer)"), "{message}");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+        format!("{approved}FROM acme/tool:1\n")
+    );
+
+    // Approved: signed with the organisation's key.
+    sign(&private, "dockerhub/acme/tool", &tool, &org);
+    let output = airlock(dir.path(), upstream.host(), &private, &["--write"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+        format!("{approved}FROM {host}/dockerhub/acme/tool:1@{tool}\n")
+    );
+}

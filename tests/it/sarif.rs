@@ -281,3 +281,110 @@ fn files_that_cannot_be_read_are_notifications_and_the_log_stays_valid() {
     assert_eq!(notes[0]["level"], "error");
     assert_eq!(results(&log).len(), 1);
 }
+
+/// Trust violations are results with a rule each (`trust/<reason>`), run through the
+/// `pin` binary against a real registry, and the log stays valid.
+#[test]
+fn trust_violations_are_results_with_a_rule_each() {
+    use crate::trust::{acme_rule, key, pin, sign_v2};
+    use pin_sigstore::signing::SigningKey;
+    let registry = Registry::start();
+    let host = registry.host();
+    let dir = tempfile::tempdir().unwrap();
+    let acme = key(dir.path(), "acme");
+    let mallory = SigningKey::generate().unwrap();
+    let source = "https://github.com/acme/app";
+    registry.push_image("acme/unsigned", "1", ImageKind::Oci);
+    let foreign = registry.push_image("acme/foreign", "1", ImageKind::Oci);
+    sign_v2(&registry, "acme/foreign", &foreign.digest, &mallory);
+    let lost = registry.push_image("acme/lost", "1", ImageKind::Oci);
+    sign_v2(&registry, "acme/lost", &lost.digest, &acme);
+    let newer = registry.push_image_built("acme/old", "1", "2024-06-01T00:00:00Z", None);
+    sign_v2(&registry, "acme/old", &newer.digest, &acme);
+    let base = registry.push_image_built("library/base", "1", "2024-06-01T00:00:00Z", Some(source));
+    fs::write(
+        dir.path().join("pin.toml"),
+        format!(
+            "{}\n[[trust]]\nimages = [\"{host}/library/*\"]\ncontinuity = \"source\"\n",
+            acme_rule(host)
+        ),
+    )
+    .unwrap();
+    let sarif_of = |text: &str, args: &[&str]| {
+        write(dir.path(), "Dockerfile", text);
+        let output = pin(
+            dir.path(),
+            host,
+            &[args, &["--format", "sarif", "."]].concat(),
+        );
+        let log = String::from_utf8(output.stdout).unwrap();
+        validate(&log);
+        let log: Value = serde_json::from_str(&log).unwrap();
+        let rules: Vec<String> = log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        for result in results(&log) {
+            let index = result["ruleIndex"].as_u64().unwrap() as usize;
+            assert_eq!(rules[index], result["ruleId"].as_str().unwrap());
+        }
+        (output.status.code(), log)
+    };
+
+    // Pinning: no signature, and a signature by another key.
+    let (code, log) = sarif_of(
+        &format!("FROM {host}/acme/unsigned:1\nFROM {host}/acme/foreign:1\n"),
+        &[],
+    );
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        locations(&log),
+        vec![
+            ("Dockerfile".into(), 1, 6, "trust/unsigned".into()),
+            ("Dockerfile".into(), 2, 6, "trust/untrusted-signer".into()),
+        ]
+    );
+    let message = results(&log)[1]["message"]["text"].as_str().unwrap();
+    assert!(
+        message.contains("signed by no signer of the trust rule"),
+        "{message}"
+    );
+
+    // --check --verify: a pinned digest the registry no longer has.
+    let (code, log) = sarif_of(
+        &format!("FROM {host}/acme/unsigned:1@{OTHER_DIGEST}\n"),
+        &["--check", "--verify"],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        locations(&log),
+        vec![("Dockerfile".into(), 1, 6, "trust/missing".into())]
+    );
+
+    // --check --update: a lost signature, a rollback, a new source.
+    let pinned = format!(
+        "FROM {host}/acme/lost:1@{}\nFROM {host}/acme/old:1@{}\nFROM {host}/library/base:1@{}\n",
+        lost.digest, newer.digest, base.digest
+    );
+    registry.push_image("acme/lost", "1", ImageKind::Oci);
+    let older = registry.push_image_built("acme/old", "1", "2023-01-01T00:00:00Z", None);
+    sign_v2(&registry, "acme/old", &older.digest, &acme);
+    registry.push_image_built(
+        "library/base",
+        "1",
+        "2024-07-01T00:00:00Z",
+        Some("https://github.com/mallory/base"),
+    );
+    let (code, log) = sarif_of(&pinned, &["--check", "--update"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        locations(&log),
+        vec![
+            ("Dockerfile".into(), 1, 6, "trust/signature-lost".into()),
+            ("Dockerfile".into(), 2, 6, "trust/rollback".into()),
+            ("Dockerfile".into(), 3, 6, "trust/source-changed".into()),
+        ]
+    );
+}

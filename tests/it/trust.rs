@@ -11,7 +11,7 @@ use std::process::Output;
 use pin_sigstore::signing::{SigningKey, key_bundle, sign_simple_signing};
 use serde_json::Value;
 use support::push::BUNDLE_V03;
-use support::{ImageKind, Registry, pin_cmd};
+use support::{FakeRegistry, FakeResponse, ImageKind, Registry, pin_cmd};
 
 pub(crate) fn pin(dir: &Path, registry_host: &str, args: &[&str]) -> Output {
     pin_cmd()
@@ -48,7 +48,7 @@ fn stderr(output: &Output) -> String {
 }
 
 /// A key pair, its public key written to `dir/keys/<name>.pub`.
-fn key(dir: &Path, name: &str) -> SigningKey {
+pub(crate) fn key(dir: &Path, name: &str) -> SigningKey {
     let key = SigningKey::generate().unwrap();
     fs::create_dir_all(dir.join("keys")).unwrap();
     fs::write(dir.join(format!("keys/{name}.pub")), key.public_key_pem()).unwrap();
@@ -56,7 +56,7 @@ fn key(dir: &Path, name: &str) -> SigningKey {
 }
 
 /// Signs `digest` in `repository` the cosign v2 way (a `.sig` manifest).
-fn sign_v2(registry: &Registry, repository: &str, digest: &str, key: &SigningKey) {
+pub(crate) fn sign_v2(registry: &Registry, repository: &str, digest: &str, key: &SigningKey) {
     let layer = sign_simple_signing(key, digest, None).unwrap();
     registry.push_cosign_signatures(repository, digest, &[(layer.payload, layer.annotations)]);
 }
@@ -71,7 +71,7 @@ fn settings(dir: &Path, text: &str) {
     fs::write(dir.join("pin.toml"), text).unwrap();
 }
 
-fn acme_rule(host: &str) -> String {
+pub(crate) fn acme_rule(host: &str) -> String {
     format!(
         "[[trust]]\nimages = [\"{host}/acme/*\"]\nkeys = [\"keys/acme.pub\"]\nrequire = \"signed\"\n"
     )
@@ -572,4 +572,209 @@ fn bad_trust_settings_name_file_and_line() {
         assert!(err.contains(&format!("pin.toml:{line}:")), "{body}: {err}");
         assert!(err.contains(says), "{body}: {err}");
     }
+}
+
+/// A registry with the OCI 1.1 referrers API (the fake; `docker-registry` 2.8 has none):
+/// the bundle is found through `GET /v2/<name>/referrers/<digest>`, not the tag schema.
+#[test]
+fn a_bundle_is_found_and_verified_through_the_referrers_api() {
+    let fake = FakeRegistry::start();
+    let host = fake.host();
+    let dir = tempfile::tempdir().unwrap();
+    let acme = key(dir.path(), "acme");
+    let mallory = SigningKey::generate().unwrap();
+    let signed = fake.serve_image("acme/tool", "1.0");
+    fake.serve_referrer(
+        "acme/tool",
+        &signed,
+        BUNDLE_V03,
+        key_bundle(&acme, &signed).unwrap().as_bytes(),
+    );
+    let foreign = fake.serve_image("acme/other", "1.0");
+    fake.serve_referrer(
+        "acme/other",
+        &foreign,
+        BUNDLE_V03,
+        key_bundle(&mallory, &foreign).unwrap().as_bytes(),
+    );
+    settings(dir.path(), &acme_rule(&host));
+    let text = format!("FROM {host}/acme/tool:1.0\nFROM {host}/acme/other:1.0\n");
+    fs::write(dir.path().join("Dockerfile"), &text).unwrap();
+
+    let output = pin(dir.path(), &host, &["--format", "json", "."]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    let found = reference(&report, "acme/tool");
+    assert_eq!(found["status"], "pin", "{found:#}");
+    assert_eq!(found["digest"], signed.as_str());
+    assert_eq!(
+        found["signature"],
+        serde_json::json!({"verified": true, "kind": "key", "key": "keys/acme.pub"})
+    );
+    let other = reference(&report, "acme/other");
+    assert_eq!(other["reason"], "untrusted-signer", "{other:#}");
+    let requests = fake.requests();
+    for digest in [&signed, &foreign] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.starts_with("GET /v2/acme/")
+                    && r.contains(&format!("/referrers/{digest}"))),
+            "{requests:#?}"
+        );
+        // The API answered: the referrers tag schema was not needed.
+        let schema_tag = format!("/manifests/{}", digest.replace(':', "-"));
+        assert!(
+            !requests.iter().any(|r| r.ends_with(&schema_tag)),
+            "{requests:#?}"
+        );
+    }
+}
+
+/// What a hostile registry offers to send.
+const HUGE: u64 = 64 * 1024 * 1024;
+
+/// A signature manifest or a referrers index over the 4 MiB manifest cap, declared or
+/// endless, is refused with the registry and the limit named, never read whole; the
+/// digest is then in doubt (an error), not unsigned.
+#[test]
+fn huge_signature_answers_are_cut_at_the_manifest_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let _acme = key(dir.path(), "acme");
+    for (case, endless_sig, answer) in [
+        (
+            "signature manifest",
+            true,
+            FakeResponse::endless(HUGE, false),
+        ),
+        (
+            "signature manifest",
+            true,
+            FakeResponse::endless(HUGE, true),
+        ),
+        ("referrers index", false, FakeResponse::endless(HUGE, false)),
+        ("referrers index", false, FakeResponse::endless(HUGE, true)),
+    ] {
+        let fake = FakeRegistry::start();
+        let host = fake.host();
+        let digest = fake.serve_image("acme/app", "1");
+        let path = if endless_sig {
+            format!("/v2/acme/app/manifests/{}.sig", digest.replace(':', "-"))
+        } else {
+            format!("/v2/acme/app/referrers/{digest}")
+        };
+        fake.on("GET", &path, answer);
+        settings(dir.path(), &acme_rule(&host));
+        fs::write(
+            dir.path().join("Dockerfile"),
+            format!("FROM {host}/acme/app:1\n"),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let output = pin(dir.path(), &host, &["--format", "json", "."]);
+        assert_eq!(output.status.code(), Some(2), "{case}: {}", stderr(&output));
+        let report = json(&output);
+        let found = reference(&report, "acme/app");
+        assert_eq!(found["status"], "error", "{case}: {found:#}");
+        let error = found["error"].as_str().unwrap();
+        assert!(
+            error.contains(&format!("{host} sent a {case}"))
+                && error.contains("larger than the 4 MiB limit"),
+            "{case}: {error}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{case}"
+        );
+        // The cap plus what the kernel's socket buffers took before pin hung up.
+        assert!(
+            fake.body_bytes_sent() < 24 * 1024 * 1024,
+            "{case}: the fake wrote {} bytes",
+            fake.body_bytes_sent()
+        );
+        assert_eq!(
+            fake.requests()
+                .iter()
+                .filter(|r| r.ends_with(&path))
+                .count(),
+            1,
+            "{case}: refused, not retried: {:#?}",
+            fake.requests()
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+            format!("FROM {host}/acme/app:1\n")
+        );
+    }
+}
+
+/// Answers a registry with the referrers API may give: an attestation as the digest's
+/// only referrer, a `.sig` layer whose signature annotation is not base64.
+#[test]
+fn an_attestation_referrer_and_bad_base64_are_not_signatures() {
+    let fake = FakeRegistry::start();
+    let host = fake.host();
+    let dir = tempfile::tempdir().unwrap();
+    let acme = key(dir.path(), "acme");
+    let attested = fake.serve_image("acme/attested", "1");
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"digest": {"sha256": &attested[7..]}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {},
+    })
+    .to_string();
+    let bundle = dsse_bundle(&acme, statement.as_bytes());
+    fake.serve_referrer("acme/attested", &attested, BUNDLE_V03, bundle.as_bytes());
+
+    let garbled = fake.serve_image("acme/garbled", "1");
+    let layer = sign_simple_signing(&acme, &garbled, None).unwrap();
+    let payload = fake.serve_blob("acme/garbled", &layer.payload);
+    let config = fake.serve_blob("acme/garbled", b"{}");
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2, "digest": config},
+        "layers": [{
+            "mediaType": support::push::SIMPLE_SIGNING,
+            "size": layer.payload.len(),
+            "digest": payload,
+            "annotations": {(pin_sigstore::SIGNATURE_ANNOTATION): "MEUCIQ==*not base64*"},
+        }],
+    });
+    fake.serve_manifest(
+        "acme/garbled",
+        &format!("{}.sig", garbled.replace(':', "-")),
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    );
+    settings(dir.path(), &acme_rule(&host));
+    let text = format!("FROM {host}/acme/attested:1\nFROM {host}/acme/garbled:1\n");
+    fs::write(dir.path().join("Dockerfile"), &text).unwrap();
+
+    let output = pin(dir.path(), &host, &["--write", "--format", "json", "."]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    for (name, says) in [
+        ("acme/attested", "not an image signature"),
+        ("acme/garbled", "base64"),
+    ] {
+        let found = reference(&report, name);
+        assert_eq!(found["status"], "violation", "{name}: {found:#}");
+        assert_eq!(found["reason"], "unsigned", "{name}: {found:#}");
+        assert_eq!(found["signature"]["verified"], false, "{name}: {found:#}");
+        let error = found["error"].as_str().unwrap();
+        assert!(error.contains(says), "{name}: {error}");
+    }
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.contains(&format!("/v2/acme/attested/referrers/{attested}"))),
+        "{:#?}",
+        fake.requests()
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("Dockerfile")).unwrap(),
+        text
+    );
 }

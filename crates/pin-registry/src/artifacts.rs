@@ -165,7 +165,14 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T> {
 }
 
 impl Artifacts<'_> {
-    async fn get(&self, url: &str, accept: &str, cap: usize, auth: &Auth) -> Result<Answer> {
+    /// `what` names the answer in errors ("a {what} larger than the … limit").
+    async fn get(
+        &self,
+        url: &str,
+        (accept, what): (&str, &str),
+        cap: usize,
+        auth: &Auth,
+    ) -> Result<Answer> {
         self.resolver
             .transport
             .send(Method::GET, url, cap, |request| {
@@ -176,7 +183,7 @@ impl Artifacts<'_> {
                 }
             })
             .await
-            .map_err(|failure| ResolveErrorKind::from_failure(failure, "signature or referrers"))
+            .map_err(|failure| ResolveErrorKind::from_failure(failure, what))
     }
 
     /// A manifest by tag (`None`: 404).
@@ -188,7 +195,12 @@ impl Artifacts<'_> {
     ) -> Result<Option<Manifest>> {
         let url = self.resolver.manifest_url(endpoint, tag);
         let answer = self
-            .get(&url, ACCEPT_MANIFESTS, MAX_MANIFEST_BYTES, auth)
+            .get(
+                &url,
+                (ACCEPT_MANIFESTS, "signature manifest or referrers index"),
+                MAX_MANIFEST_BYTES,
+                auth,
+            )
             .await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -225,7 +237,7 @@ impl Artifacts<'_> {
             endpoint.host,
             endpoint.repository
         );
-        let answer = self.get(&url, "*/*", cap, auth).await?;
+        let answer = self.get(&url, ("*/*", "blob"), cap, auth).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -254,7 +266,7 @@ impl Artifacts<'_> {
         let answer = self
             .get(
                 &url,
-                "application/vnd.oci.image.index.v1+json",
+                ("application/vnd.oci.image.index.v1+json", "referrers index"),
                 MAX_MANIFEST_BYTES,
                 auth,
             )

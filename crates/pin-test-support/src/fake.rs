@@ -1,11 +1,16 @@
 //! A scripted registry for what a real one will not do: rate limits, server errors,
-//! missing or hostile digests. Everything else is tested against `docker-registry`.
+//! missing or hostile digests, and the OCI 1.1 referrers API (`docker-registry` 2.8 has
+//! none). Everything else is tested against `docker-registry`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use crate::push::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -132,6 +137,8 @@ struct Script {
     log: Vec<String>,
     /// Every request received, with its headers.
     received: Vec<Received>,
+    /// The referrers index entries served so far, per `repository` and subject digest.
+    referrers: HashMap<(String, String), Vec<serde_json::Value>>,
 }
 
 /// A scripted registry on 127.0.0.1 (a thread with a `TcpListener`), plain HTTP.
@@ -213,7 +220,117 @@ impl FakeRegistry {
     pub fn requests(&self) -> Vec<String> {
         self.script.lock().unwrap().log.clone()
     }
+
+    /// Serves `bytes` as the manifest `reference` (a tag or digest) of `repository`, to
+    /// `HEAD` and `GET`, with its media type and digest; returns the digest.
+    pub fn serve_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> String {
+        let digest = sha256_digest(bytes);
+        let answer = FakeResponse::status(200)
+            .header("Content-Type", media_type)
+            .header("Docker-Content-Digest", &digest)
+            .body(bytes);
+        let path = format!("/v2/{repository}/manifests/{reference}");
+        self.on("HEAD", &path, answer.clone());
+        self.on("GET", &path, answer);
+        digest
+    }
+
+    /// Serves `bytes` as a blob of `repository`; returns its digest.
+    pub fn serve_blob(&self, repository: &str, bytes: &[u8]) -> String {
+        let digest = sha256_digest(bytes);
+        let answer = FakeResponse::status(200)
+            .header("Content-Type", "application/octet-stream")
+            .header("Docker-Content-Digest", &digest)
+            .body(bytes);
+        self.on("GET", &format!("/v2/{repository}/blobs/{digest}"), answer);
+        digest
+    }
+
+    /// Serves a new single-platform OCI image (linux/amd64) as `repository:tag` and by
+    /// its digest, with its config and layer; returns the digest.
+    pub fn serve_image(&self, repository: &str, tag: &str) -> String {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nonce = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let layer = format!("fake layer {repository}:{tag} {nonce}\n").into_bytes();
+        let layer_digest = self.serve_blob(repository, &layer);
+        let config = json!({
+            "os": "linux", "architecture": "amd64", "created": "2024-06-01T00:00:00Z",
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        });
+        let config = serde_json::to_vec(&config).expect("serialise config");
+        let config_digest = self.serve_blob(repository, &config);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "size": config.len(), "digest": config_digest},
+            "layers": [{"mediaType": OCI_LAYER, "size": layer.len(), "digest": layer_digest}],
+        });
+        let bytes = serde_json::to_vec(&manifest).expect("serialise manifest");
+        let digest = self.serve_manifest(repository, tag, OCI_MANIFEST, &bytes);
+        self.serve_manifest(repository, &digest, OCI_MANIFEST, &bytes);
+        digest
+    }
+
+    /// Attaches `blob` to `subject` (a digest this fake serves in `repository`) as an
+    /// OCI 1.1 referrer of artifact type `artifact_type`, as cosign v3 attaches a bundle:
+    /// an artifact manifest with `subject`, served by digest with its blobs, listed in the
+    /// index `GET /v2/<repository>/referrers/<subject>` answers (the query is ignored, as
+    /// the API lets a registry do). Returns the referrer manifest's digest.
+    pub fn serve_referrer(
+        &self,
+        repository: &str,
+        subject: &str,
+        artifact_type: &str,
+        blob: &[u8],
+    ) -> String {
+        let empty = self.serve_blob(repository, b"{}");
+        let layer = self.serve_blob(repository, blob);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {"mediaType": OCI_EMPTY, "size": 2, "digest": empty},
+            "layers": [{"mediaType": artifact_type, "size": blob.len(), "digest": layer}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": subject},
+        });
+        let bytes = serde_json::to_vec(&manifest).expect("serialise referrer");
+        let digest = sha256_digest(&bytes);
+        self.serve_manifest(repository, &digest, OCI_MANIFEST, &bytes);
+        let index = {
+            let mut script = self.script.lock().unwrap();
+            let entries = script
+                .referrers
+                .entry((repository.to_string(), subject.to_string()))
+                .or_default();
+            entries.push(json!({
+                "mediaType": OCI_MANIFEST, "size": bytes.len(), "digest": digest,
+                "artifactType": artifact_type,
+            }));
+            json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+        };
+        self.on(
+            "GET",
+            &format!("/v2/{repository}/referrers/{subject}"),
+            FakeResponse::status(200)
+                .header("Content-Type", OCI_INDEX)
+                .body(&serde_json::to_vec(&index).expect("serialise referrers index")),
+        );
+        digest
+    }
 }
+
+/// The OCI config media type.
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// The OCI layer media type.
+const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// The OCI empty descriptor's media type (an artifact's config).
+const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
 fn serve(script: &Mutex<Script>, sent: &AtomicU64, mut stream: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
