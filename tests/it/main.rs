@@ -24,6 +24,7 @@ mod faults;
 mod hostile_files;
 mod hostile_registry;
 mod mixed;
+mod parallel;
 mod policy;
 mod properties;
 mod resolve;
