@@ -4,7 +4,8 @@
 //! them — 60% generic YAML settings of ~2.3 KB with no image in them, 25% Kubernetes
 //! Deployments of ~2.3 KB with a pinned image, 15% pinned Dockerfiles — checked offline
 //! by the `pin` binary (`pin --check`), best wall time of three runs after a warm-up
-//! run (the tree is in the page cache, as in a working copy being edited).
+//! run (the tree is in the page cache, as in a working copy being edited), with the
+//! CPU time it took. `BENCH_SCAN_COMPARE=PIN` times another build in turn with it.
 //!
 //! Write: 500 and 5,000 Dockerfiles (10 per folder) written by the library's write
 //! phase (`pipeline::write`: temporary file, fsync, rename, folder sync), best of three.
@@ -51,18 +52,37 @@ fn main() {
         bytes as f64 / 1e6,
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     );
-    let runs: Vec<Duration> = (0..4).map(|_| check(&pin, tree.path())).collect();
     let only_scan = std::env::var_os("BENCH_SCAN_ONLY").is_some();
-    let best = runs[1..].iter().min().expect("three runs");
-    println!(
-        "  pin --check: best {:.2} s (runs: {})",
-        best.as_secs_f64(),
-        runs[1..]
-            .iter()
-            .map(|d| format!("{:.2}", d.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    // Another build to compare with, run in turn with this one on the same tree so
+    // that both meet the same load.
+    let other = std::env::var_os("BENCH_SCAN_COMPARE").map(PathBuf::from);
+    let binaries: Vec<&Path> = std::iter::once(pin.as_path())
+        .chain(other.as_deref())
+        .collect();
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); binaries.len()];
+    for round in 0..4 {
+        for (binary, runs) in binaries.iter().zip(&mut runs) {
+            let run = check(binary, tree.path());
+            // The first round warms the page cache.
+            if round > 0 {
+                runs.push(run);
+            }
+        }
+    }
+    for (binary, runs) in binaries.iter().zip(&runs) {
+        let best = runs.iter().map(|r| r.wall).min().expect("three runs");
+        let cpu = runs.iter().map(|r| r.cpu).min().expect("three runs");
+        println!(
+            "  {} --check: best {:.2} s wall, {:.2} s CPU (runs: {})",
+            binary.display(),
+            best.as_secs_f64(),
+            cpu.as_secs_f64(),
+            runs.iter()
+                .map(|r| format!("{:.2}", r.wall.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     // The same two stages in this process, timed apart.
     let started = Instant::now();
     let found = discover::discover(
@@ -98,8 +118,30 @@ fn main() {
     }
 }
 
-/// `pin --check` over `tree`, which must pass (every image is pinned); its wall time.
-fn check(pin: &Path, tree: &Path) -> Duration {
+/// A run's wall time, and the CPU time (user and system) it took.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// The CPU time the children of this process that have ended took.
+fn children_cpu() -> Duration {
+    // SAFETY: `getrusage` fills the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// `pin --check` over `tree`, which must pass (every image is pinned).
+fn check(pin: &Path, tree: &Path) -> Run {
+    let cpu = children_cpu();
     let started = Instant::now();
     let output = Command::new(pin)
         .arg("--check")
@@ -107,13 +149,16 @@ fn check(pin: &Path, tree: &Path) -> Duration {
         .env("HOME", tree)
         .output()
         .expect("pin runs");
-    let took = started.elapsed();
+    let wall = started.elapsed();
     assert!(
         output.status.success(),
         "pin --check passes: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    took
+    Run {
+        wall,
+        cpu: children_cpu() - cpu,
+    }
 }
 
 /// Write the scan tree; its size in bytes.
