@@ -219,6 +219,15 @@ fn temp_affixes(name: &str) -> (String, &'static str) {
 /// could not be given, and a new text over [`MAX_FILE_SIZE`] (pin could not read the
 /// file again). A failed write leaves no temporary file behind.
 pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), WriteError> {
+    let folder = replace_atomic(path, original, new)?;
+    sync_folder(&folder);
+    Ok(())
+}
+
+/// [`write_atomic`] but for the folder's flush: the file is replaced and its bytes
+/// are on disk, and the folder to flush is returned, so that a run writing many files
+/// of one folder flushes it once, after the last rename ([`sync_folder`]).
+pub fn replace_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<PathBuf, WriteError> {
     fits_the_limit(new)?;
     let target = resolve_link(path)?;
     let metadata = fs::metadata(&target)?;
@@ -257,11 +266,15 @@ pub fn write_atomic(path: &Path, original: &[u8], new: &[u8]) -> Result<(), Writ
     // Last look before the rename: a change made while we wrote is not overwritten.
     still_holds(&target, original)?;
     temp.persist(&target)?;
-    // Best effort: the file is already replaced; this only makes the rename durable.
+    Ok(folder.to_path_buf())
+}
+
+/// Flush a folder, so that the renames made in it survive a crash. Best effort: the
+/// files are already replaced; this only makes the renames durable.
+pub fn sync_folder(folder: &Path) {
     if let Ok(folder) = fs::File::open(folder) {
         let _ = folder.sync_all();
     }
-    Ok(())
 }
 
 /// Refuse a new text that pin could not read back: the limit applies to what pin

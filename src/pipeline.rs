@@ -4,6 +4,8 @@
 //!
 //! Nothing here prints; reporters read the [`Outcome`].
 
+mod parallel;
+
 use pin_registry::{ArtifactSource, Lookup, Resolver, resolve_all};
 
 use crate::airlock::RegistryRewrite;
@@ -108,86 +110,107 @@ pub fn scan(candidates: &[Candidate], outcome: &mut Outcome) -> Vec<Scanned> {
 }
 
 /// [`scan`], with `allow_unparsable` as `--allow-unparsable` sets it.
+///
+/// Files are read and extracted on every core; the files, errors and warnings come
+/// out in the candidates' order, as a scan of one file after another gives them.
 pub fn scan_with(
     candidates: &[Candidate],
     allow_unparsable: bool,
     outcome: &mut Outcome,
 ) -> Vec<Scanned> {
+    // Chunks small enough that the threads finish together, large enough that
+    // taking one costs nothing beside reading its files.
+    const CHUNK: usize = 16;
+    let results = parallel::map_in_order(candidates, parallel::cores(), CHUNK, |candidate| {
+        scan_one(candidate, allow_unparsable)
+    });
     let mut scanned = Vec::new();
-    for candidate in candidates {
-        let report = |outcome: &mut Outcome, fatal: bool, line: Option<usize>, message: String| {
-            let problem = Problem {
-                path: candidate.path.clone(),
-                line,
-                message,
-            };
-            if fatal {
-                outcome.errors.push(problem)
-            } else {
-                outcome.warnings.push(problem)
-            }
-        };
-        // Whether a file that was read but not understood fails the run.
-        let unparsable_fails = |holds_images: bool, recognised: bool| {
-            !allow_unparsable && !candidate.excluded && (holds_images || recognised)
-        };
-        let known_kind = candidate.kind != FileKind::Kubernetes;
-        let bytes = match files::read_regular(&candidate.path, files::MAX_FILE_SIZE) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                let fatal = match e {
-                    files::ReadError::Io(_) => !candidate.excluded,
-                    // Nothing was read: what it holds is unknown.
-                    files::ReadError::NotAFile | files::ReadError::TooLarge { .. } => {
-                        unparsable_fails(true, true)
-                    }
-                };
-                let e = files::TextError::Read(e);
-                report(outcome, fatal, e.line(), e.to_string());
-                continue;
-            }
-        };
-        let holds_images = has_image_key(&bytes);
-        let text = match files::text_of(bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                let fatal = unparsable_fails(holds_images, known_kind);
-                report(outcome, fatal, e.line(), e.to_string());
-                continue;
-            }
-        };
-        let kind = discover::refine_kind(candidate.kind, &text);
-        let mut references = match extract::extract(kind, &text) {
-            Ok(references) => references,
-            Err(e) => {
-                let fatal = unparsable_fails(holds_images, kind != FileKind::Kubernetes);
-                report(
-                    outcome,
-                    fatal,
-                    Some(e.position.line),
-                    format!("column {}: {}; file skipped", e.position.column, e.message),
-                );
-                continue;
-            }
-        };
-        if references.is_empty() {
-            continue;
+    for result in results {
+        match result {
+            FileScan::Found(file) => scanned.push(file),
+            FileScan::Problem(true, problem) => outcome.errors.push(problem),
+            FileScan::Problem(false, problem) => outcome.warnings.push(problem),
+            FileScan::Nothing => {}
         }
-        if candidate.excluded {
-            for reference in &mut references {
-                reference.target = Target::Skip(SkipReason::Ignored);
-            }
-        }
-        scanned.push(Scanned {
-            source: SourceFile {
-                path: candidate.path.clone(),
-                text,
-            },
-            kind,
-            references,
-        });
     }
     scanned
+}
+
+/// What scanning one file gives.
+enum FileScan {
+    /// Its references.
+    Found(Scanned),
+    /// A problem: an error (`true`: the run fails) or a warning.
+    Problem(bool, Problem),
+    /// No reference.
+    Nothing,
+}
+
+/// Read and extract one candidate (see [`scan`] for which problems are errors).
+fn scan_one(candidate: &Candidate, allow_unparsable: bool) -> FileScan {
+    let report = |fatal: bool, line: Option<usize>, message: String| {
+        let problem = Problem {
+            path: candidate.path.clone(),
+            line,
+            message,
+        };
+        FileScan::Problem(fatal, problem)
+    };
+    // Whether a file that was read but not understood fails the run.
+    let unparsable_fails = |holds_images: bool, recognised: bool| {
+        !allow_unparsable && !candidate.excluded && (holds_images || recognised)
+    };
+    let known_kind = candidate.kind != FileKind::Kubernetes;
+    let bytes = match files::read_regular(&candidate.path, files::MAX_FILE_SIZE) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let fatal = match e {
+                files::ReadError::Io(_) => !candidate.excluded,
+                // Nothing was read: what it holds is unknown.
+                files::ReadError::NotAFile | files::ReadError::TooLarge { .. } => {
+                    unparsable_fails(true, true)
+                }
+            };
+            let e = files::TextError::Read(e);
+            return report(fatal, e.line(), e.to_string());
+        }
+    };
+    let holds_images = has_image_key(&bytes);
+    let text = match files::text_of(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let fatal = unparsable_fails(holds_images, known_kind);
+            return report(fatal, e.line(), e.to_string());
+        }
+    };
+    let kind = discover::refine_kind(candidate.kind, &text);
+    let mut references = match extract::extract(kind, &text) {
+        Ok(references) => references,
+        Err(e) => {
+            let fatal = unparsable_fails(holds_images, kind != FileKind::Kubernetes);
+            return report(
+                fatal,
+                Some(e.position.line),
+                format!("column {}: {}; file skipped", e.position.column, e.message),
+            );
+        }
+    };
+    if references.is_empty() {
+        return FileScan::Nothing;
+    }
+    if candidate.excluded {
+        for reference in &mut references {
+            reference.target = Target::Skip(SkipReason::Ignored);
+        }
+    }
+    FileScan::Found(Scanned {
+        source: SourceFile {
+            path: candidate.path.clone(),
+            text,
+        },
+        kind,
+        references,
+    })
 }
 
 /// Read the files that `[[patterns]]` match: their matches join the references the
@@ -435,16 +458,33 @@ pub fn write(outcome: &mut Outcome) {
             message: "removed a temporary file left by an interrupted run".to_string(),
         });
     }
-    for file in &mut outcome.files {
-        let Some(new_text) = &file.new_text else {
-            continue;
-        };
-        match files::write_atomic(
+    // Writing is mostly waiting for the disk (two flushes a file): a few files at
+    // once overlap those waits, on any number of cores.
+    const WRITERS: usize = 8;
+    let changed: Vec<usize> = (0..outcome.files.len())
+        .filter(|&i| outcome.files[i].new_text.is_some())
+        .collect();
+    let results = parallel::map_in_order(&changed, WRITERS, 1, |&i| {
+        let file = &outcome.files[i];
+        let new_text = file.new_text.as_deref().unwrap_or_default();
+        files::replace_atomic(
             &file.source.path,
             file.source.text.as_bytes(),
             new_text.as_bytes(),
-        ) {
-            Ok(()) => file.written = true,
+        )
+    });
+    // Each folder is flushed once, after the last rename in it.
+    let folders: std::collections::BTreeSet<&std::path::Path> = results
+        .iter()
+        .filter_map(|result| result.as_ref().ok())
+        .map(std::path::PathBuf::as_path)
+        .collect();
+    let folders: Vec<&std::path::Path> = folders.into_iter().collect();
+    parallel::map_in_order(&folders, WRITERS, 1, |folder| files::sync_folder(folder));
+    for (i, result) in changed.into_iter().zip(results) {
+        let file = &mut outcome.files[i];
+        match result {
+            Ok(_) => file.written = true,
             Err(e) => outcome.errors.push(Problem {
                 path: file.source.path.clone(),
                 line: None,

@@ -20,6 +20,7 @@ pub(crate) mod json;
 pub mod kubernetes;
 pub mod kustomize;
 pub mod patterns;
+mod prefilter;
 mod yaml;
 
 use std::collections::HashMap;
@@ -362,7 +363,7 @@ pub fn extract(kind: FileKind, text: &str) -> Result<Vec<Reference>, ExtractErro
     let mut references = match kind {
         FileKind::Dockerfile => dockerfile::extract(text)?,
         FileKind::Compose => compose_or_template(text)?,
-        FileKind::Kubernetes => kubernetes::extract(text)?,
+        FileKind::Kubernetes => kubernetes_unless_imageless(text)?,
         FileKind::Actions => actions::extract(text)?,
         FileKind::GitlabCi => gitlab::extract(text)?,
         FileKind::Bitbucket => bitbucket::extract(text)?,
@@ -380,6 +381,21 @@ pub fn extract(kind: FileKind, text: &str) -> Result<Vec<Reference>, ExtractErro
     mark_ignored(text, &mut references);
     references.sort_by_key(|r| r.span);
     Ok(references)
+}
+
+/// A manifest's references; for a text that cannot hold an `image` key
+/// ([`prefilter`]), none, after a check of its syntax alone: its errors are those
+/// of the full parse, and one that does not parse but has `{{` is a Helm template
+/// (read line by line) with no `image:` line.
+fn kubernetes_unless_imageless(text: &str) -> Result<Vec<Reference>, ExtractError> {
+    if prefilter::may_hold_image_key(text) {
+        return kubernetes::extract(text);
+    }
+    match prefilter::syntax_error(text) {
+        Some(_) if text.contains("{{") => Ok(Vec::new()),
+        Some(error) => Err(error),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// A compose file, or, when it does not parse as YAML and holds Jinja or Go template

@@ -45,6 +45,7 @@ mod hostile_files;
 mod hostile_registry;
 mod keyless;
 mod mixed;
+mod parallel;
 mod policy;
 mod properties;
 mod resolve;

@@ -54,6 +54,34 @@ fn document() -> impl Strategy<Value = String> {
     prop::collection::vec(token(), 0..60).prop_map(|tokens| tokens.concat())
 }
 
+/// Documents that mostly lack the bytes `image`, with the ways YAML has of spelling
+/// an `image` key without them (escapes in double-quoted keys), and aliases.
+fn imageless_document() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => token().prop_filter("no image", |t| !t.contains("image")),
+        1 => Just("\"\\x69mage\": ".to_string()),
+        1 => Just("\"\\u0069mage\": ".to_string()),
+        1 => Just("? \"ima\\\n  ge\"\n: ".to_string()),
+        1 => Just("containers:\n- ".to_string()),
+        1 => Just("containers:\n- \"\\x69mage\": app:1\n".to_string()),
+        1 => Just("spec:\n  \"\\u0069mage\": app:2\n".to_string()),
+        1 => Just("apiVersion: v1\nkind: Pod\n".to_string()),
+        1 => Just("{{ .Values.x }}\n".to_string()),
+        1 => Just("&b [x]\n".to_string()),
+        1 => Just("*b\n".to_string()),
+    ];
+    prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+/// The Kubernetes extractor without the pre-check, as [`extract`] finishes its work.
+fn kubernetes_in_full(
+    text: &str,
+) -> Result<Vec<pin::extract::Reference>, pin::extract::ExtractError> {
+    let mut references = pin::extract::kubernetes::extract(text)?;
+    references.sort_by_key(|r| r.span);
+    Ok(references)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
@@ -68,6 +96,15 @@ proptest! {
                 }
             }
         }
+    }
+
+    /// The pre-check that lets a manifest without `image` bytes skip the full parse
+    /// changes nothing: the references and errors are those of the full parse.
+    #[test]
+    fn the_pre_check_of_manifests_gives_what_the_full_parse_gives(text in imageless_document()) {
+        // `extract` marks `# pin:ignore` lines, which the full parse alone does not.
+        prop_assume!(!text.contains("pin:ignore"));
+        prop_assert_eq!(extract(FileKind::Kubernetes, &text), kubernetes_in_full(&text));
     }
 
     #[test]

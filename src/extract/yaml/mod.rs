@@ -33,7 +33,7 @@ pub(crate) use found::*;
 
 /// Deepest nesting of collections accepted; deeper input is reported as an error
 /// rather than risking the stack.
-const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 
 /// Converts the parser's character indices to byte offsets of the same text.
 pub(crate) struct CharOffsets {
