@@ -5,25 +5,13 @@
 use crate::support;
 
 use std::path::Path;
-use std::process::Output;
 
 use serde_json::Value;
 use support::{ImageKind, Registry, TokenOptions, pin_cmd, read, tree};
 
-fn pin(dir: &Path, registry: &Registry, args: &[&str]) -> Output {
-    pin_cmd()
-        .current_dir(dir)
-        .args(["--mirror", &format!("docker.io={}", registry.host())])
-        .args(["--mirror", &format!("ghcr.io={}/ghcr", registry.host())])
-        .args(["--insecure-registry", registry.host()])
-        .args(args)
-        .output()
-        .expect("run pin")
-}
+use crate::support::pin_mirrored as pin;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
+use crate::support::text;
 
 const GITLAB: &str = "\
 include:

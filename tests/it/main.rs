@@ -12,6 +12,28 @@ mod support {
         pin_test_support::pin_command(env!("CARGO_BIN_EXE_pin"))
     }
 
+    /// Output that must be UTF-8, as text.
+    pub fn text(bytes: &[u8]) -> String {
+        String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+    }
+
+    /// `pin ARGS` in `dir` with `registry` standing in for Docker Hub and (under the
+    /// path prefix `ghcr`) for ghcr.io, over plain HTTP.
+    pub fn pin_mirrored(
+        dir: &std::path::Path,
+        registry: &Registry,
+        args: &[&str],
+    ) -> std::process::Output {
+        pin_cmd()
+            .current_dir(dir)
+            .args(["--mirror", &format!("docker.io={}", registry.host())])
+            .args(["--mirror", &format!("ghcr.io={}/ghcr", registry.host())])
+            .args(["--insecure-registry", registry.host()])
+            .args(args)
+            .output()
+            .expect("run pin")
+    }
+
     /// What varies from run to run in `pin`'s output, and what stands in for it in
     /// snapshots: loopback ports, digests, temporary folders, durations.
     pub const FILTERS: &[(&str, &str)] = &[

@@ -20,9 +20,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .expect("run pin")
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
+use crate::support::text;
 
 /// Push an image whose bytes depend only on `seed`, so that pushing the same seed to
 /// two registries makes a digest-preserving copy. Returns the manifest digest.

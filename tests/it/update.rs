@@ -43,9 +43,7 @@ fn git(dir: &Path, args: &[&str]) -> Output {
     output
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
+use crate::support::text;
 
 #[test]
 fn upstream_republishes_a_tag_and_the_bot_updates_it_with_a_patch() {
