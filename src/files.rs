@@ -65,17 +65,19 @@ pub fn read_text(path: &Path) -> Result<String, TextError> {
 /// The bytes of a file as UTF-8 text, refusing what is binary (a NUL byte) or not
 /// UTF-8.
 pub fn text_of(bytes: Vec<u8>) -> Result<String, TextError> {
+    into_text(bytes).map_err(|(error, _)| error)
+}
+
+/// [`text_of`], giving the bytes back with the error.
+pub fn into_text(bytes: Vec<u8>) -> Result<String, (TextError, Vec<u8>)> {
     let line_at = |bytes: &[u8], at: usize| bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
-        return Err(TextError::Binary {
-            line: line_at(&bytes, at),
-        });
+        let line = line_at(&bytes, at);
+        return Err((TextError::Binary { line }, bytes));
     }
     String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        TextError::NotUtf8 {
-            line: line_at(e.as_bytes(), at),
-        }
+        let line = line_at(e.as_bytes(), e.utf8_error().valid_up_to());
+        (TextError::NotUtf8 { line }, e.into_bytes())
     })
 }
 

@@ -5,6 +5,7 @@
 //! Nothing here prints; reporters read the [`Outcome`].
 
 mod parallel;
+pub(crate) use parallel::cores;
 mod pieces;
 
 pub use pieces::{scan_patterns, warn_unread_digests};
@@ -178,11 +179,11 @@ fn scan_one(candidate: &Candidate, allow_unparsable: bool) -> FileScan {
             return report(fatal, e.line(), e.to_string());
         }
     };
-    let holds_images = has_image_key(&bytes);
-    let text = match files::text_of(bytes) {
+    // Whether the bytes hold an `image` key is asked only of a file that fails.
+    let text = match files::into_text(bytes) {
         Ok(text) => text,
-        Err(e) => {
-            let fatal = unparsable_fails(holds_images, known_kind);
+        Err((e, bytes)) => {
+            let fatal = unparsable_fails(has_image_key(&bytes), known_kind);
             return report(fatal, e.line(), e.to_string());
         }
     };
@@ -190,6 +191,7 @@ fn scan_one(candidate: &Candidate, allow_unparsable: bool) -> FileScan {
     let mut references = match extract::extract(kind, &text) {
         Ok(references) => references,
         Err(e) => {
+            let holds_images = has_image_key(text.as_bytes());
             let fatal = unparsable_fails(holds_images, kind != FileKind::Kubernetes);
             return report(
                 fatal,

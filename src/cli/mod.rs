@@ -204,7 +204,7 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
     if config.format == Format::Text && !config.quiet {
         say(&summary::summary_line(&outcome, mode));
     }
-    Ok(if !errors.is_empty() {
+    let status = if !errors.is_empty() {
         if mode == Mode::Write
             && let Some(held) = summary::held_files(&outcome)
         {
@@ -218,7 +218,13 @@ fn run_inner(args: Args) -> Result<ExitStatus, String> {
         ExitStatus::Found
     } else {
         ExitStatus::Success
-    })
+    };
+    // The process ends now: giving every file's text and references back to the
+    // allocator one by one would only delay the exit (a sixth of a second for a
+    // 100,000-file tree). The operating system takes the memory back at once.
+    std::mem::forget(outcome);
+    std::mem::forget(discovery);
+    Ok(status)
 }
 
 /// `-vv`: the registry client's log of every request, on stderr.

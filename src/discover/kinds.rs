@@ -60,7 +60,8 @@ pub fn refine_kind(kind: FileKind, text: &str) -> FileKind {
     if kind == FileKind::Dockerfile && crate::extract::json::is_json_document(text) {
         return json_kind(text);
     }
-    let manifest = has_top_level_key(text, "apiVersion") && has_top_level_key(text, "kind");
+    let top = TopLevel::of(text);
+    let manifest = top.has(API_VERSION) && top.has(KIND);
     // A `values*.yaml` that is a Kubernetes object is read as one.
     if (is_ci_kind(kind) || kind == FileKind::HelmValues) && manifest {
         return FileKind::Kubernetes;
@@ -69,28 +70,24 @@ pub fn refine_kind(kind: FileKind, text: &str) -> FileKind {
         return kind;
     }
     if !manifest {
-        if has_top_level_key(text, "pipelines") {
+        if top.has(PIPELINES) {
             return FileKind::Bitbucket;
         }
-        let circleci = ["workflows", "orbs", "executors"];
-        if has_top_level_key(text, "version")
-            && has_top_level_key(text, "jobs")
-            && circleci.iter().any(|key| has_top_level_key(text, key))
-        {
+        let circleci = top.has(WORKFLOWS) || top.has(ORBS) || top.has(EXECUTORS);
+        if top.has(VERSION) && top.has(JOBS) && circleci {
             return FileKind::Circleci;
         }
-        if text.lines().any(|line| line.trim_end() == "kind: pipeline") {
+        if top.drone {
             return FileKind::Drone;
         }
     }
-    let top_level_key = |key: &str| has_top_level_key(text, key);
     // A Kubernetes manifest never has a top-level `services:`; compose files and
     // swarm stack files do.
-    if top_level_key("services") && !top_level_key("apiVersion") {
+    if top.has(SERVICES) && !top.has(API_VERSION) {
         return FileKind::Compose;
     }
-    let workflow = top_level_key("jobs") && top_level_key("on");
-    let action = top_level_key("runs") && (top_level_key("name") || top_level_key("description"));
+    let workflow = top.has(JOBS) && top.has(ON);
+    let action = top.has(RUNS) && (top.has(NAME) || top.has(DESCRIPTION));
     if workflow || action {
         FileKind::Actions
     } else {
@@ -98,9 +95,86 @@ pub fn refine_kind(kind: FileKind, text: &str) -> FileKind {
     }
 }
 
+/// The top-level keys [`refine_kind`] asks about, by their index in this list.
+const TOP_LEVEL_KEYS: [&str; 13] = [
+    "apiVersion",
+    "kind",
+    "pipelines",
+    "version",
+    "jobs",
+    "workflows",
+    "orbs",
+    "executors",
+    "services",
+    "on",
+    "runs",
+    "name",
+    "description",
+];
+const API_VERSION: usize = 0;
+const KIND: usize = 1;
+const PIPELINES: usize = 2;
+const VERSION: usize = 3;
+const JOBS: usize = 4;
+const WORKFLOWS: usize = 5;
+const ORBS: usize = 6;
+const EXECUTORS: usize = 7;
+const SERVICES: usize = 8;
+const ON: usize = 9;
+const RUNS: usize = 10;
+const NAME: usize = 11;
+const DESCRIPTION: usize = 12;
+
+/// Which of [`TOP_LEVEL_KEYS`] a text has (a line starting with `key:`, plain or
+/// quoted, as [`has_top_level_key`] tells), and whether a line is `kind: pipeline`
+/// (Drone): found in one pass over the lines, since every YAML file of a scan is
+/// asked.
+struct TopLevel {
+    keys: u16,
+    drone: bool,
+}
+
+impl TopLevel {
+    fn of(text: &str) -> TopLevel {
+        let mut top = TopLevel {
+            keys: 0,
+            drone: false,
+        };
+        for line in text.lines() {
+            // Most lines of a YAML file are indented, items or comments.
+            let Some(&first) = line.as_bytes().first() else {
+                continue;
+            };
+            if matches!(first, b' ' | b'\t' | b'-' | b'#') {
+                continue;
+            }
+            top.drone |= line.trim_end() == "kind: pipeline";
+            let key = match first {
+                b'"' | b'\'' => {
+                    let quote = first as char;
+                    let rest = &line[1..];
+                    rest.find(quote)
+                        .filter(|&end| rest[end + 1..].starts_with(':'))
+                        .map(|end| &rest[..end])
+                }
+                _ => line.find(':').map(|end| &line[..end]),
+            };
+            if let Some(index) = key.and_then(|key| TOP_LEVEL_KEYS.iter().position(|k| *k == key)) {
+                top.keys |= 1 << index;
+            }
+        }
+        top
+    }
+
+    fn has(&self, key: usize) -> bool {
+        self.keys & (1 << key) != 0
+    }
+}
+
 /// Whether a line of `text` starts with `key:` (plain or quoted): a top-level key.
-pub(crate) fn has_top_level_key(text: &str, key: &str) -> bool {
-    // Called for a dozen keys on every YAML file of a scan: no allocation per line.
+/// The rule [`TopLevel`] follows, one key at a time.
+#[cfg(test)]
+fn has_top_level_key(text: &str, key: &str) -> bool {
     let starts_with_key = |line: &str, quote: &str| {
         line.strip_prefix(quote)
             .and_then(|rest| rest.strip_prefix(key))
@@ -279,4 +353,36 @@ pub(crate) fn in_workflows_folder(path: &Path) -> bool {
     let last = folders.next().map(|c| c.as_os_str().to_owned());
     let before = folders.next().map(|c| c.as_os_str().to_owned());
     last.as_deref() == Some("workflows".as_ref()) && before.as_deref() == Some(".github".as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pass_finds_the_keys_a_search_per_key_finds() {
+        let texts = [
+            "apiVersion: v1\nkind: Pod\n",
+            "\"apiVersion\": v1\n'kind': Pod\n",
+            "on:\n  push:\njobs:\n  a: {}\n",
+            "on :\njobs\n\"on\"x\":\n'on:\n",
+            "  apiVersion: v1\n- kind: x\n# name: y\n\tname: z\n",
+            "services:\n  web:\n    image: a\nkind: pipeline\nname:x\n",
+            "version: 2.1\njobs: {}\norbs:\nexecutors:\nworkflows:\n",
+            "runs:\ndescription: d\npipelines:\n\"name\"\n:\n",
+            "é: 1\nkind:\u{2028}x\n\"\n",
+        ];
+        for text in texts {
+            let top = TopLevel::of(text);
+            for (index, key) in TOP_LEVEL_KEYS.iter().enumerate() {
+                assert_eq!(
+                    top.has(index),
+                    has_top_level_key(text, key),
+                    "{key} in {text:?}"
+                );
+            }
+            let drone = text.lines().any(|line| line.trim_end() == "kind: pipeline");
+            assert_eq!(top.drone, drone, "{text:?}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! hidden folders such as `.github/` are entered. A file named on the command line is
 //! always read, whatever its name.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -134,6 +135,9 @@ pub fn discover_with(
     patterns: &Patterns,
 ) -> Discovery {
     let mut discovery = Discovery::default();
+    // The inode of each walked file as its folder listed it, `None` for a file named
+    // on the command line (which may be a link): in the order of `discovery.files`.
+    let mut inodes: Vec<Option<u64>> = Vec::new();
     for root in paths {
         let metadata = match std::fs::metadata(root) {
             Ok(metadata) => metadata,
@@ -171,13 +175,20 @@ pub fn discover_with(
                 kind,
                 excluded,
             });
+            inodes.push(None);
             continue;
         }
-        walk(root, excludes, walk_options, patterns, &mut discovery);
+        walk(
+            root,
+            excludes,
+            walk_options,
+            patterns,
+            &mut discovery,
+            &mut inodes,
+        );
     }
-    discovery.files.sort();
-    discovery.files.dedup_by(|a, b| a.path == b.path);
-    read_each_file_once(&mut discovery.files);
+    read_each_file_once(&mut discovery.files, &inodes);
+    discovery.errors.sort_by(|a, b| a.path.cmp(&b.path));
     follow_gitlab_includes(&mut discovery.files);
     read_charts_values(&mut discovery.files);
     discovery
@@ -205,34 +216,86 @@ pub fn count_ignored(paths: &[PathBuf], found: &Discovery) -> usize {
 /// Keep one name of each file: a file reached under two names (named and also found
 /// in a folder through a link, or hard links) would otherwise be pinned twice, and
 /// the second write refused as "changed on disk". The name that is not a symbolic
-/// link is kept; if any name is excluded, the file is.
-fn read_each_file_once(files: &mut Vec<Candidate>) {
+/// link is kept; if any name is excluded, the file is. The result is sorted by path.
+///
+/// `inodes` gives, for each walked file, the inode its folder listing told (`None`
+/// for a file named on the command line): only names that may share a file with
+/// another (a named file, or an inode seen twice) cost a `stat`.
+fn read_each_file_once(files: &mut Vec<Candidate>, inodes: &[Option<u64>]) {
     /// A file's identity, whether this name is a link, and the candidate.
     type Keyed = (Option<FileId>, bool, Candidate);
-    let mut keyed: Vec<Keyed> = files
-        .drain(..)
-        .map(|candidate| {
-            let is_link = std::fs::symlink_metadata(&candidate.path)
-                .is_ok_and(|m| m.file_type().is_symlink());
-            (file_identity(&candidate.path), is_link, candidate)
-        })
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut shared: HashSet<u64> = inodes
+        .iter()
+        .flatten()
+        .filter(|inode| !seen.insert(**inode))
+        .copied()
         .collect();
-    keyed.sort_by(|a, b| (a.0, a.1, &a.2.path).cmp(&(b.0, b.1, &b.2.path)));
-    let mut kept: Vec<Candidate> = Vec::with_capacity(keyed.len());
-    let mut last: Option<FileId> = None;
-    for (key, _, candidate) in keyed {
-        match (key, kept.last_mut()) {
-            (Some(key), Some(previous)) if last == Some(key) => {
-                previous.excluded |= candidate.excluded;
-            }
+    // A walked name may reach the file a named one (a link, say) leads to.
+    for (candidate, _) in files.iter().zip(inodes).filter(|(_, i)| i.is_none()) {
+        if let Some((_, inode)) = file_identity(&candidate.path) {
+            shared.insert(inode);
+        }
+    }
+    let mut unique: Vec<Candidate> = Vec::with_capacity(files.len());
+    let mut keyed: Vec<Keyed> = Vec::new();
+    for (candidate, inode) in files.drain(..).zip(inodes) {
+        match inode {
+            // A walked file (never a link) that no other name can reach.
+            Some(inode) if !shared.contains(inode) => unique.push(candidate),
             _ => {
-                last = key;
-                kept.push(candidate);
+                let is_link = std::fs::symlink_metadata(&candidate.path)
+                    .is_ok_and(|m| m.file_type().is_symlink());
+                keyed.push((file_identity(&candidate.path), is_link, candidate));
             }
         }
     }
-    kept.sort();
-    *files = kept;
+    keyed.sort_by(|a, b| (a.0, a.1, &a.2.path).cmp(&(b.0, b.1, &b.2.path)));
+    let mut last: Option<FileId> = None;
+    let mut previous: Option<usize> = None;
+    for (key, _, candidate) in keyed {
+        match (key, previous) {
+            (Some(key), Some(index)) if last == Some(key) => {
+                unique[index].excluded |= candidate.excluded;
+            }
+            _ => {
+                last = key;
+                previous = Some(unique.len());
+                unique.push(candidate);
+            }
+        }
+    }
+    // A path with `..` in it is compared as a `Path` (see `path_order`).
+    let plain = unique.iter().all(|c| {
+        !c.path
+            .as_os_str()
+            .as_encoded_bytes()
+            .windows(2)
+            .any(|w| w == b"..")
+    });
+    unique.sort_unstable_by(|a, b| {
+        let paths = match plain {
+            true => path_order(&a.path, &b.path),
+            false => a.path.cmp(&b.path),
+        };
+        paths.then_with(|| (a.kind, a.excluded).cmp(&(b.kind, b.excluded)))
+    });
+    unique.dedup_by(|a, b| a.path == b.path);
+    *files = unique;
+}
+
+/// The order of [`Path`]'s `Ord` (component by component), found on the bytes: for
+/// paths without `.` or `..` components or doubled slashes, as [`display_path`]
+/// gives them, it is the byte order with `/` below every other byte. Sorting
+/// 100,000 paths by their components took a fifth of a second.
+fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    let key = |byte: &u8| match byte {
+        b'/' => 0,
+        byte => u16::from(*byte) + 1,
+    };
+    let a = a.as_os_str().as_encoded_bytes().iter().map(key);
+    let b = b.as_os_str().as_encoded_bytes().iter().map(key);
+    a.cmp(b)
 }
 
 /// A file's device and inode.
@@ -250,12 +313,41 @@ fn file_identity(_path: &Path) -> Option<FileId> {
     None
 }
 
+/// What one walked entry gave: a file to read (with the inode its folder listing
+/// gave, so that hard links are found without a `stat` of every file) or an error.
+enum Found {
+    File(Candidate, Option<u64>),
+    Error(DiscoverError),
+}
+
+/// One walking thread's findings, handed to the shared list when the thread is done
+/// (one lock per thread, not one per file).
+struct Collector<'a> {
+    found: Vec<Found>,
+    all: &'a std::sync::Mutex<Vec<Found>>,
+}
+
+impl Drop for Collector<'_> {
+    fn drop(&mut self) {
+        // A poisoned lock means another walking thread panicked; its panic is what
+        // the run reports, so the findings are handed over all the same.
+        let mut all = self
+            .all
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.append(&mut self.found);
+    }
+}
+
+/// Walk `root` on every core. The order in which threads find entries is not
+/// fixed; the caller sorts what is found.
 fn walk(
     root: &Path,
     excludes: &Excludes,
     options: Walk,
     patterns: &Patterns,
     discovery: &mut Discovery,
+    inodes: &mut Vec<Option<u64>>,
 ) {
     let filter_root = root.to_path_buf();
     let filter_excludes = excludes.clone();
@@ -268,6 +360,7 @@ fn walk(
         .parents(options.respect_ignore)
         .require_git(false)
         .follow_links(false)
+        .threads(crate::pipeline::cores())
         // `.git` itself is never of interest.
         .filter_entry(move |entry| {
             if entry.file_name() == ".git" {
@@ -281,40 +374,70 @@ fn walk(
             // An excluded folder is not entered; excluded files are still listed.
             !(is_dir && !relative.as_os_str().is_empty() && filter_excludes.matches(relative))
         })
-        .build();
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                discovery.errors.push(walk_error(root, &e));
-                continue;
+        .build_parallel();
+    let all = std::sync::Mutex::new(Vec::new());
+    walker.run(|| {
+        let mut collector = Collector {
+            found: Vec::new(),
+            all: &all,
+        };
+        Box::new(move |entry| {
+            if let Some(found) = look_at(root, excludes, patterns, entry) {
+                collector.found.push(found);
             }
-        };
-        // Symbolic links found while walking are not followed: a link could lead
-        // outside the paths the user named. Name a link to pin through it.
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
+            ignore::WalkState::Continue
+        })
+    });
+    let all = all
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for found in all {
+        match found {
+            Found::File(candidate, inode) => {
+                discovery.files.push(candidate);
+                inodes.push(inode);
+            }
+            Found::Error(error) => discovery.errors.push(error),
         }
-        let Some(kind) = kind_of(entry.path())
-            .or_else(|| json_manifest(entry.path()))
-            .or_else(|| {
-                let matched = !patterns.is_empty() && !patterns.matching(entry.path()).is_empty();
-                matched.then_some(FileKind::Patterns)
-            })
-        else {
-            continue;
-        };
-        if let Some(error) = not_utf8(entry.path()) {
-            discovery.errors.push(error);
-            continue;
-        }
-        let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        discovery.files.push(Candidate {
-            path: display_path(entry.path()),
-            kind,
-            excluded: excludes.matches(relative),
-        });
     }
+}
+
+/// What a walked entry is to `pin`: a file to read, an error, or nothing.
+fn look_at(
+    root: &Path,
+    excludes: &Excludes,
+    patterns: &Patterns,
+    entry: Result<ignore::DirEntry, ignore::Error>,
+) -> Option<Found> {
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(e) => return Some(Found::Error(walk_error(root, &e))),
+    };
+    // Symbolic links found while walking are not followed: a link could lead
+    // outside the paths the user named. Name a link to pin through it.
+    if !entry.file_type().is_some_and(|t| t.is_file()) {
+        return None;
+    }
+    let kind = kind_of(entry.path())
+        .or_else(|| json_manifest(entry.path()))
+        .or_else(|| {
+            let matched = !patterns.is_empty() && !patterns.matching(entry.path()).is_empty();
+            matched.then_some(FileKind::Patterns)
+        })?;
+    if let Some(error) = not_utf8(entry.path()) {
+        return Some(Found::Error(error));
+    }
+    let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
+    let candidate = Candidate {
+        path: display_path(entry.path()),
+        kind,
+        excluded: excludes.matches(relative),
+    };
+    #[cfg(unix)]
+    let inode = entry.ino();
+    #[cfg(not(unix))]
+    let inode = None;
+    Some(Found::File(candidate, inode))
 }
 
 /// A path that is not UTF-8 cannot be named faithfully in a diff, a patch or JSON,
@@ -373,10 +496,13 @@ fn walk_error(root: &Path, error: &ignore::Error) -> DiscoverError {
             _ => None,
         }
     }
+    // The kind alone ("permission denied"), as every thread of the walk tells it.
     let message = match error.io_error() {
-        Some(io) => match io.raw_os_error() {
-            Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
-            None => io.kind().to_string(),
+        Some(io) => match (io.kind(), io.raw_os_error()) {
+            (std::io::ErrorKind::Other, Some(code)) => {
+                std::io::Error::from_raw_os_error(code).to_string()
+            }
+            (kind, _) => kind.to_string(),
         },
         None => error.to_string(),
     };
@@ -389,9 +515,13 @@ fn walk_error(root: &Path, error: &ignore::Error) -> DiscoverError {
 /// A path as it should be shown and put in diffs: relative to the current folder
 /// where it is inside it, without a leading `./`.
 pub fn display_path(path: &Path) -> PathBuf {
-    let path = match std::env::current_dir() {
-        Ok(cwd) if path.is_absolute() => path.strip_prefix(&cwd).unwrap_or(path),
-        _ => path,
+    let cwd = match path.is_absolute() {
+        true => std::env::current_dir().ok(),
+        false => None,
+    };
+    let path = match &cwd {
+        Some(cwd) => path.strip_prefix(cwd).unwrap_or(path),
+        None => path,
     };
     let mut cleaned = PathBuf::new();
     for component in path.components() {
@@ -550,6 +680,20 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn paths_sort_on_their_bytes_as_on_their_components() {
+        let paths = [
+            "a/b", "a.b", "ab", "a", "a/b/c", "a-b/c", "a/a", "/x", "/x/y", "b", "-x", "é/x",
+            "e/x", "a b/c", "A/b", "a\tb", ".x/y", "a/.b",
+        ];
+        for x in paths {
+            for y in paths {
+                let (x, y) = (Path::new(x), Path::new(y));
+                assert_eq!(path_order(x, y), x.cmp(y), "{x:?} {y:?}");
+            }
+        }
+    }
+
     #[test]
     fn paths_that_are_not_utf8_are_shown_escaped() {
         use std::os::unix::ffi::OsStrExt;

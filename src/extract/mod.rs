@@ -383,18 +383,12 @@ pub fn extract(kind: FileKind, text: &str) -> Result<Vec<Reference>, ExtractErro
     Ok(references)
 }
 
-/// A manifest's references; for a text that cannot hold an `image` key
-/// ([`prefilter`]), none, after a check of its syntax alone: its errors are those
-/// of the full parse, and one that does not parse but has `{{` is a Helm template
-/// (read line by line) with no `image:` line.
+/// A manifest's references; none, without a parse, for a text that cannot hold an
+/// `image` key ([`prefilter`]).
 fn kubernetes_unless_imageless(text: &str) -> Result<Vec<Reference>, ExtractError> {
-    if prefilter::may_hold_image_key(text) {
-        return kubernetes::extract(text);
-    }
-    match prefilter::syntax_error(text) {
-        Some(_) if text.contains("{{") => Ok(Vec::new()),
-        Some(error) => Err(error),
-        None => Ok(Vec::new()),
+    match prefilter::may_hold_image_key(text) {
+        true => kubernetes::extract(text),
+        false => Ok(Vec::new()),
     }
 }
 

@@ -735,7 +735,7 @@ fn control_characters_from_files_are_escaped_on_the_terminal() {
             "e\x1b[2J/Dockerfile",
             "FROM al\x1b[31mpine:3\nFROM $X\x07\n",
         ),
-        ("w\x1b]0;title\x07.yaml", "a: [b\n"),
+        ("w\x1b]0;title\x07.yaml", "images: [b\n"),
         ("bad\r/Dockerfile", "FROM a\nRUN <<EOF\necho\n"),
     ]);
     let output = pin_cmd()

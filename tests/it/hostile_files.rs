@@ -1111,11 +1111,18 @@ fn check_fails_on_a_manifest_it_cannot_parse_or_read() {
 /// A YAML file pin recognises as no kind and without `image:` keys is most likely
 /// not a manifest: a warning. `--allow-unparsable` (or `allow-unparsable = true` in
 /// `pin.toml`) makes the broken manifest a warning too; a Dockerfile's error too.
+/// A YAML file whose bytes cannot spell an `image` key is not parsed at all: it
+/// cannot hold a reference, and pin is not a YAML linter.
 #[test]
 fn unparsable_files_are_warnings_only_when_they_hold_no_image_or_when_allowed() {
+    let dir = tree(&[("settings.yaml", "just: [a broken setting\n")]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+
     let broken = format!("{POD}---\nspec: [unclosed\n");
     let files = [
-        ("notes.yaml", "just: [a note\n"),
+        ("notes.yaml", "just: [a note on images\n"),
         ("k8s/pod.yaml", broken.as_str()),
         ("Dockerfile", "FROM a\nRUN <<EOF\necho\n"),
         ("ok/Dockerfile", "FROM alpine:3.20\n"),

@@ -190,7 +190,7 @@ fn bad_files_are_reported_with_file_and_line_and_the_rest_is_pinned() {
     let dir = tree(&[
         ("Dockerfile", "FROM alpine:3.20\n"),
         ("compose.yaml", broken_compose),
-        ("k8s/notes.yaml", "just: [a note\n"),
+        ("k8s/notes.yaml", "just: [a note on images\n"),
     ]);
     fs::write(
         dir.path().join("Dockerfile.bin"),

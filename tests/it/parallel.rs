@@ -32,7 +32,10 @@ fn mixed_files(n: usize) -> Vec<(String, Vec<u8>)> {
             format!("d{n}/settings.yaml"),
             format!("name: svc{n}\nport: {n}\n"),
         ),
-        (format!("d{n}/notes.yaml"), "just: [a note\n".to_string()),
+        (
+            format!("d{n}/notes.yaml"),
+            "just: [a note on images\n".to_string(),
+        ),
         (
             format!("d{n}/broken-pod.yaml"),
             format!("{pod}---\nspec: [unclosed\n"),

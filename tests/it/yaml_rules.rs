@@ -378,7 +378,7 @@ fn invalid_yaml_is_an_error_naming_the_line() {
         assert_eq!(extract::extract(kind, &text).unwrap_err().position.line, 5);
     }
     // Not a Helm template: no `{{`, so no line-by-line fallback.
-    let error = extract::extract(FileKind::Kubernetes, "a: b\nc: [d\ne: f\n").unwrap_err();
+    let error = extract::extract(FileKind::Kubernetes, "a: b\nc: [d\nimage: f\n").unwrap_err();
     assert_eq!(error.position.line, 3);
 }
 
@@ -789,7 +789,7 @@ fn a_byte_order_mark_after_a_document_marker_starts_the_document() {
         ])
     );
     // Inside a document's content it is still an error, as it is for go-yaml.
-    let err = extract::extract(FileKind::Kubernetes, "a: 1\n\u{feff}b: 2\n").unwrap_err();
+    let err = extract::extract(FileKind::Kubernetes, "a: 1\n\u{feff}image: 2\n").unwrap_err();
     assert_eq!(err.position.line, 2);
 }
 
