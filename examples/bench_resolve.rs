@@ -112,6 +112,10 @@ fn main() {
         .lines()
         .filter(|l| l.starts_with('+') && l.contains("@sha256:"))
         .count();
+    if let Some(path) = std::env::var_os("BENCH_RESOLVE_STDERR") {
+        // For reading pin's own account (`-- -vv`) of the run.
+        std::fs::write(path, stderr.as_bytes()).expect("write pin's stderr");
+    }
     if !output.status.success() {
         eprintln!("{stderr}");
         panic!("pin failed: {}", output.status);

@@ -6,7 +6,7 @@
 //! ca-files = ["certs/corp-ca.pem"]      # relative to this file
 //! platform = "linux/amd64"
 //! jobs = 16
-//! registry-jobs = 16
+//! registry-jobs = 32
 //! deadline = 600                         # seconds, for all lookups of a run
 //! allow-unparsable = false              # like --allow-unparsable
 //!

@@ -10,6 +10,12 @@ mod pieces;
 
 pub use pieces::{scan_patterns, warn_unread_digests};
 
+use std::collections::HashSet;
+use std::task::Poll;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use pin_registry::{ArtifactSource, Lookup, Resolver, resolve_all};
 
 use crate::airlock::RegistryRewrite;
@@ -136,6 +142,40 @@ pub fn scan_with(
             FileScan::Problem(false, problem) => outcome.warnings.push(problem),
             FileScan::Nothing => {}
         }
+    }
+    scanned
+}
+
+/// Files scanned between two looks at the warm-ups of [`scan_warming_up`]: a few
+/// milliseconds of work on two cores.
+const WARM_UP_CHUNK: usize = 512;
+
+/// [`scan_with`], a chunk of files at a time, starting the resolver's warm-up
+/// ([`Resolver::warm_up`]: the `/v2/` ping, the credentials) of each registry as soon
+/// as the first file that needs a lookup there is read, so that it overlaps the rest
+/// of the scan. Between chunks the warm-ups are given a turn; those still under way
+/// are left in `warm_ups` for the caller to drive to their end. What is found, and
+/// in which order, is what [`scan_with`] finds: a registry is warmed up only if a
+/// lookup there is planned, so no request is added.
+async fn scan_warming_up<'a, R: Resolver + ?Sized>(
+    candidates: &[Candidate],
+    options: &Options,
+    resolver: &'a R,
+    warm_ups: &mut FuturesUnordered<BoxFuture<'a, ()>>,
+    outcome: &mut Outcome,
+) -> Vec<Scanned> {
+    let mut warmed: HashSet<String> = HashSet::new();
+    let mut scanned = Vec::new();
+    for chunk in candidates.chunks(WARM_UP_CHUNK) {
+        let found = scan_with(chunk, options.allow_unparsable, outcome);
+        for lookup in lookups(&found, options) {
+            if warmed.insert(lookup.registry.clone()) {
+                warm_ups.push(Box::pin(async move { resolver.warm_up(&lookup).await }));
+            }
+        }
+        scanned.extend(found);
+        // Let the warm-ups send what they can; none of them is waited for here.
+        while let Poll::Ready(Some(())) = futures::poll!(warm_ups.next()) {}
     }
     scanned
 }
@@ -409,15 +449,32 @@ pub async fn run_verified<R: Resolver + ?Sized>(
     on_lookups: impl FnOnce(&[Lookup]),
 ) -> Outcome {
     let mut outcome = Outcome::default();
-    let mut scanned = scan_with(candidates, options.allow_unparsable, &mut outcome);
+    let mut warm_ups = FuturesUnordered::new();
+    let mut scanned = match resolver {
+        Some(resolver) if options.resolves() => {
+            scan_warming_up(candidates, options, resolver, &mut warm_ups, &mut outcome).await
+        }
+        _ => scan_with(candidates, options.allow_unparsable, &mut outcome),
+    };
     scan_patterns(candidates, &options.patterns, &mut scanned, &mut outcome);
     let lookups = lookups(&scanned, options);
     on_lookups(&lookups);
-    let resolutions = match resolver {
-        Some(resolver) if !lookups.is_empty() => {
-            resolve_all(resolver, lookups, options.jobs, on_resolved).await
+    let resolving = async {
+        match resolver {
+            Some(resolver) if !lookups.is_empty() => {
+                resolve_all(resolver, lookups, options.jobs, on_resolved).await
+            }
+            _ => Resolutions::new(),
         }
-        _ => Resolutions::new(),
+    };
+    // The warm-ups still under way are driven beside the lookups that share them
+    // (dropping one would cancel its request, and a lookup would send it again) until
+    // the lookups are done: one still under way then is one whose lookups gave up.
+    let warming = warm_ups.collect::<()>();
+    futures::pin_mut!(resolving);
+    let resolutions = match futures::future::select(resolving, warming).await {
+        futures::future::Either::Left((resolutions, _)) => resolutions,
+        futures::future::Either::Right(((), resolving)) => resolving.await,
     };
     let checked = match artifacts {
         Some(artifacts) if !options.trust.is_empty() => {
@@ -494,6 +551,87 @@ mod tests {
                 d2 = digest(2)
             )
         );
+    }
+
+    /// A resolver that answers every lookup with one digest and notes, in order, the
+    /// registries it warms up and the lookups it resolves; `on_warm_up` is called
+    /// with each registry it warms up.
+    struct Recording<F> {
+        events: std::sync::Mutex<Vec<String>>,
+        on_warm_up: F,
+    }
+
+    impl<F: Fn(&str) + Send + Sync> Resolver for Recording<F> {
+        fn resolve<'a>(
+            &'a self,
+            lookup: &'a Lookup,
+        ) -> BoxFuture<'a, Result<Digest, pin_registry::ResolveError>> {
+            self.events
+                .lock()
+                .unwrap()
+                .push(format!("resolve {lookup}"));
+            Box::pin(async { Ok(digest(7)) })
+        }
+
+        fn warm_up<'a>(&'a self, lookup: &'a Lookup) -> BoxFuture<'a, ()> {
+            let event = format!("warm up {}", lookup.registry);
+            self.events.lock().unwrap().push(event);
+            (self.on_warm_up)(&lookup.registry);
+            Box::pin(async {})
+        }
+    }
+
+    #[test]
+    fn registries_are_warmed_up_once_while_the_scan_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = WARM_UP_CHUNK + 100;
+        for n in 0..files {
+            let text = match n {
+                0 | 1 => "FROM a.example/x:1\n".to_string(),
+                300 => format!("FROM c.example/pinned:1@{}\n", digest(1)),
+                _ => "FROM scratch\n".to_string(),
+            };
+            std::fs::write(dir.path().join(format!("{n:04}.Dockerfile")), text).unwrap();
+        }
+        let excludes = discover::Excludes::new(&[]).unwrap();
+        let found = discover::discover(&[dir.path().to_path_buf()], &excludes);
+        assert_eq!(found.files.len(), files);
+        // The warm-up of `a.example` names `b.example` in a file of the second chunk:
+        // it is seen only if the warm-up came while the scan was still going on.
+        let later = dir.path().join(format!("{:04}.Dockerfile", files - 1));
+        let resolver = Recording {
+            events: Default::default(),
+            on_warm_up: move |registry: &str| {
+                if registry == "a.example" {
+                    std::fs::write(&later, "FROM b.example/y:1\n").unwrap();
+                }
+            },
+        };
+        let outcome = futures::executor::block_on(run(
+            &found.files,
+            &Options::new(Mode::DryRun),
+            Some(&resolver),
+            |_| {},
+            |_| {},
+        ));
+        let events = resolver.events.into_inner().unwrap();
+        assert_eq!(
+            events,
+            [
+                "warm up a.example",
+                "warm up b.example",
+                "resolve a.example/x:1",
+                "resolve b.example/y:1",
+            ],
+            "each registry with a lookup is warmed up once, during the scan, before the \
+             lookups start; the registry of a pinned image has none"
+        );
+        let changed = outcome
+            .files
+            .iter()
+            .filter(|f| f.new_text.is_some())
+            .count();
+        assert_eq!(changed, 3);
     }
 
     #[test]

@@ -78,6 +78,17 @@ pub trait Resolver: Send + Sync {
         let _ = lookups;
         jobs
     }
+
+    /// Starts, before the run's lookups are all known, what every lookup of
+    /// `lookup`'s registry will need whatever its repository (the registry resolver
+    /// pings the registry's `/v2/` and finds its credentials), so that it overlaps the
+    /// rest of the scan; the lookups made later share it rather than ask again.
+    /// Called at most once per registry, and only for a registry the run will look
+    /// something up at. Nothing by default.
+    fn warm_up<'a>(&'a self, lookup: &'a Lookup) -> BoxFuture<'a, ()> {
+        let _ = lookup;
+        Box::pin(async {})
+    }
 }
 
 /// Resolve each distinct lookup once, after telling the resolver the whole set
