@@ -3,10 +3,12 @@
 # behind a proxy adding LATENCY_MS (default 50) to every request; the release `pin`
 # binary, dry run, default settings unless PIN_ARGS are given after `--`.
 #
-#   benches/resolve.sh [LATENCY_MS] [--faults] [--per-host N] [-- PIN_ARGS...]
+#   benches/resolve.sh [LATENCY_MS] [--faults] [--per-host N] [--files N] [--images N]
+#                      [-- PIN_ARGS...]
 #
 # --faults: 10 % of all requests get 429 with Retry-After: 1, 5 % get 500.
 # --per-host N: the same lookups through the library with a per-registry cap of N.
+# --files N, --images N: another size of tree (2,000 images in 5,000 files: <= 8 s).
 # Prints wall time, requests per distinct reference by kind and peak memory.
 # Goals: <= 1.1 requests per distinct reference, < 1.0 s at 50 ms, faults at most
 # 1.2 s over the clean run, < 30 MB peak memory.

@@ -5,7 +5,7 @@
 //! Prints wall time, requests per distinct reference by kind, and pin's peak memory.
 //! Run it with `benches/resolve.sh`; by hand:
 //! `cargo run --release --example bench_resolve -- target/release/pin [LATENCY_MS]
-//! [--faults] [--per-host N] [-- PIN_ARGS…]`.
+//! [--faults] [--per-host N] [--files N] [--images N] [-- PIN_ARGS…]`.
 //!
 //! `--faults`: the proxy answers 10 % of all requests 429 with `Retry-After: 1` and 5 %
 //! 500 (a fixed random sequence; each request at most once, so its retry gets through). `--per-host N`: resolve the same lookups through the
@@ -27,8 +27,17 @@ use push::ImageKind;
 use registry::Registry;
 use token::TokenOptions;
 
-const FILES: usize = 500;
-const IMAGES: usize = 200;
+/// The tree's size: `--files N` Dockerfiles (500) naming `--images N` distinct
+/// images (200).
+static SIZES: std::sync::OnceLock<(usize, usize)> = std::sync::OnceLock::new();
+
+fn files() -> usize {
+    SIZES.get().map_or(500, |s| s.0)
+}
+
+fn images() -> usize {
+    SIZES.get().map_or(200, |s| s.1)
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -40,8 +49,18 @@ fn main() {
     let mut faults = false;
     let mut per_host: Option<usize> = None;
     let mut pin_args: Vec<String> = Vec::new();
+    let (mut files_wanted, mut images_wanted) = (500, 200);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--files" => {
+                files_wanted = args.next().and_then(|n| n.parse().ok()).expect("--files N")
+            }
+            "--images" => {
+                images_wanted = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--images N")
+            }
             "--" => {
                 pin_args = args.by_ref().collect();
             }
@@ -57,10 +76,13 @@ fn main() {
         }
     }
 
-    eprintln!("seeding {IMAGES} images into a token-auth registry…");
+    SIZES
+        .set((files_wanted, images_wanted))
+        .expect("sizes set once");
+    eprintln!("seeding {} images into a token-auth registry…", images());
     let registry = Registry::start_with_token_auth(TokenOptions::default());
     let seeding = Instant::now();
-    for i in 0..IMAGES {
+    for i in 0..images() {
         registry.push_image(&format!("library/img{i}"), "1.0", ImageKind::Oci);
     }
     eprintln!("seeded in {:.1} s", seeding.elapsed().as_secs_f64());
@@ -122,7 +144,11 @@ fn main() {
     }
 
     println!("pin {}", pin_args.join(" "));
-    println!("files: {FILES}, distinct references: {IMAGES}, latency per request: {latency_ms} ms");
+    println!(
+        "files: {}, distinct references: {}, latency per request: {latency_ms} ms",
+        files(),
+        images()
+    );
     println!("references pinned in the diff: {pinned}");
     println!("wall time: {:.3} s", wall.as_secs_f64());
     print_requests(&proxy);
@@ -143,7 +169,7 @@ fn print_requests(proxy: &Proxy) {
     let counts = proxy.counts();
     let count = |kind| counts.get(&kind).copied().unwrap_or(0);
     let total: usize = counts.values().sum();
-    let per_ref = |n: usize| n as f64 / IMAGES as f64;
+    let per_ref = |n: usize| n as f64 / images() as f64;
     println!(
         "requests: {total} = {:.3} per distinct reference (ping {}, token {}, HEAD {}, GET manifest {}, blob {}, other {}; {} faulted)",
         per_ref(total),
@@ -169,7 +195,7 @@ fn print_requests(proxy: &Proxy) {
 /// host at most.
 fn resolve_through_library(proxy: &Proxy, per_host: usize) {
     let host = proxy.host();
-    let lookups: Vec<Lookup> = (0..IMAGES)
+    let lookups: Vec<Lookup> = (0..images())
         .map(|i| {
             let image = ImageRef::parse(&format!("{host}/library/img{i}:1.0")).expect("reference");
             Lookup::of(&image)
@@ -191,19 +217,22 @@ fn resolve_through_library(proxy: &Proxy, per_host: usize) {
     let wall = started.elapsed();
     let failed = results.values().filter(|r| r.is_err()).count();
     assert_eq!(failed, 0, "{:?}", results.values().find(|r| r.is_err()));
-    println!("library, per-registry cap {per_host}, --jobs 32, distinct references: {IMAGES}");
+    println!(
+        "library, per-registry cap {per_host}, --jobs 32, distinct references: {}",
+        images()
+    );
     println!("wall time: {:.3} s", wall.as_secs_f64());
     print_requests(proxy);
 }
 
-/// 500 Dockerfiles in 50 folders; file `j` names image `j % 200` (and, every fifth
-/// file, a second stage from the next image), so that every image is named at least
-/// twice in different spellings.
+/// 500 Dockerfiles (`--files`) in 50 folders; file `j` names image `j % 200`
+/// (`--images`; and, every fifth file, a second stage from the next image), so that
+/// every image is named at least twice in different spellings.
 fn write_tree(root: &Path) {
-    for j in 0..FILES {
+    for j in 0..files() {
         let dir = root.join(format!("service{:02}", j % 50));
         std::fs::create_dir_all(&dir).expect("create service dir");
-        let image = j % IMAGES;
+        let image = j % images();
         let spelling = match j % 3 {
             0 => format!("img{image}:1.0"),
             1 => format!("docker.io/library/img{image}:1.0"),
@@ -213,7 +242,7 @@ fn write_tree(root: &Path) {
         if j % 5 == 0 {
             text.push_str(&format!(
                 "FROM img{}:1.0\nCOPY --from=base /x /x\n",
-                (image + 1) % IMAGES
+                (image + 1) % images()
             ));
         }
         std::fs::write(dir.join(format!("{j}.Dockerfile")), text).expect("write Dockerfile");

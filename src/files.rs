@@ -104,8 +104,8 @@ pub enum ReadError {
 ///
 /// The file is opened without blocking and checked through the open handle, so a
 /// FIFO put in a file's place is refused instead of waiting forever for a writer, the
-/// size is known before anything is read (a 100 MB file costs no 100 MB), and a file
-/// that grows while it is read is still cut off at the limit.
+/// size is known before anything is read (a 100 MB file costs no 100 MB), and no
+/// more than the limit is ever read.
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let file = open_nonblocking(path)?;
     let metadata = file.metadata()?;
@@ -118,8 +118,16 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
             limit,
         });
     }
+    // The size said is what is read: one `read` for most files, not a second one to
+    // see the end. A file that grows meanwhile is read as it was (a write later
+    // finds it changed and leaves it). A size of 0 may be a file system that does not
+    // tell sizes: such a file is read to its end, up to the limit.
+    let wanted = match metadata.len() {
+        0 => limit + 1,
+        len => len,
+    };
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    file.take(wanted).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(ReadError::TooLarge {
             size: bytes.len() as u64,

@@ -307,6 +307,9 @@ pub fn decide(
 }
 
 /// [`decide`], with the signatures the verify stage judged.
+///
+/// Files are decided on every core (each on its own: its positions, its new text);
+/// the files and problems come out in the scan's order.
 pub fn decide_checked(
     scanned: Vec<Scanned>,
     resolutions: &Resolutions,
@@ -314,65 +317,93 @@ pub fn decide_checked(
     options: &Options,
     outcome: &mut Outcome,
 ) {
-    for file in scanned {
-        let mut positions = Positions::new(&file.source.text);
-        let references: Vec<Found> = file
-            .references
-            .into_iter()
-            .map(|reference| {
-                let status = status_of(&reference, resolutions, options);
-                let (status, signature) = verify::apply(&reference, status, checked, options);
-                if check_fails(&status, options) {
-                    outcome.failing += 1;
-                }
-                let rewritten = match (&reference.target, &status) {
-                    (
-                        Target::Image(image),
-                        Status::Pin { digest: Some(_) } | Status::Updated { .. },
-                    ) => decide::private_copy(image, options),
-                    _ => None,
-                };
-                Found {
-                    position: positions.of(reference.span.start),
-                    text: reference.text(&file.source.text),
-                    reference,
-                    status,
-                    rewritten,
-                    signature,
-                }
-            })
-            .collect();
-        let mut file_outcome = FileOutcome {
-            source: file.source,
-            kind: file.kind,
-            references,
-            new_text: None,
-            written: false,
-        };
-        let edits: Vec<Edit> = file_outcome
-            .references
-            .iter()
-            .filter_map(Found::edit)
-            .collect();
-        if !edits.is_empty() && !file_outcome.has_errors() {
-            match rewrite::splice(&file_outcome.source.text, &edits) {
-                // A dry run shows no diff that --write would refuse.
-                Ok(text) => match files::fits_the_limit(text.as_bytes()) {
-                    Ok(()) => file_outcome.new_text = Some(text),
-                    Err(e) => outcome.errors.push(Problem {
-                        path: file_outcome.source.path.clone(),
-                        line: None,
-                        message: e.to_string(),
-                    }),
-                },
-                Err(e) => outcome.errors.push(Problem {
-                    path: file_outcome.source.path.clone(),
-                    line: None,
-                    message: format!("internal error, file left as it is: {e}"),
-                }),
+    // Deciding a file is cheap beside reading it: large chunks.
+    const CHUNK: usize = 256;
+    let decided = parallel::map_owned_in_order(scanned, parallel::cores(), CHUNK, |file| {
+        decide_file(file, resolutions, checked, options)
+    });
+    for decided in decided {
+        outcome.failing += decided.failing;
+        outcome.errors.extend(decided.problem);
+        outcome.files.push(decided.file);
+    }
+}
+
+/// One file decided.
+struct Decided {
+    file: FileOutcome,
+    /// How many of its references fail `--check`.
+    failing: usize,
+    /// Why its new text could not be made.
+    problem: Option<Problem>,
+}
+
+/// Decide the fate of each reference of one file, and its new text.
+fn decide_file(
+    file: Scanned,
+    resolutions: &Resolutions,
+    checked: &Checked,
+    options: &Options,
+) -> Decided {
+    let mut failing = 0;
+    let mut positions = Positions::new(&file.source.text);
+    let references: Vec<Found> = file
+        .references
+        .into_iter()
+        .map(|reference| {
+            let status = status_of(&reference, resolutions, options);
+            let (status, signature) = verify::apply(&reference, status, checked, options);
+            if check_fails(&status, options) {
+                failing += 1;
             }
-        }
-        outcome.files.push(file_outcome);
+            let rewritten = match (&reference.target, &status) {
+                (
+                    Target::Image(image),
+                    Status::Pin { digest: Some(_) } | Status::Updated { .. },
+                ) => decide::private_copy(image, options),
+                _ => None,
+            };
+            Found {
+                position: positions.of(reference.span.start),
+                text: reference.text(&file.source.text),
+                reference,
+                status,
+                rewritten,
+                signature,
+            }
+        })
+        .collect();
+    let mut file = FileOutcome {
+        source: file.source,
+        kind: file.kind,
+        references,
+        new_text: None,
+        written: false,
+    };
+    let edits: Vec<Edit> = file.references.iter().filter_map(Found::edit).collect();
+    let mut problem = None;
+    if !edits.is_empty() && !file.has_errors() {
+        let message = match rewrite::splice(&file.source.text, &edits) {
+            // A dry run shows no diff that --write would refuse.
+            Ok(text) => match files::fits_the_limit(text.as_bytes()) {
+                Ok(()) => {
+                    file.new_text = Some(text);
+                    None
+                }
+                Err(e) => Some(e.to_string()),
+            },
+            Err(e) => Some(format!("internal error, file left as it is: {e}")),
+        };
+        problem = message.map(|message| Problem {
+            path: file.source.path.clone(),
+            line: None,
+            message,
+        });
+    }
+    Decided {
+        file,
+        failing,
+        problem,
     }
 }
 

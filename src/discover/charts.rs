@@ -23,20 +23,22 @@ pub(crate) fn read_charts_values(files: &mut [Candidate]) {
         std::collections::HashMap::new();
     for candidate in files.iter_mut() {
         if candidate.kind != FileKind::Kubernetes
-            || candidate
-                .path
-                .file_name()
-                .is_some_and(|n| n == "Chart.yaml")
+            || super::name_of(&candidate.path) == b"Chart.yaml"
         {
             continue;
         }
         let Some(parent) = candidate.path.parent() else {
             continue;
         };
-        let chart = charts
-            .entry(parent.to_path_buf())
-            .or_insert_with(|| chart_folder(&candidate.path))
-            .clone();
+        // Looked up by reference: most files share their folder with others.
+        let chart = match charts.get(parent) {
+            Some(chart) => chart.clone(),
+            None => {
+                let chart = chart_folder(&candidate.path);
+                charts.insert(parent.to_path_buf(), chart.clone());
+                chart
+            }
+        };
         let Some(chart) = chart else {
             continue;
         };

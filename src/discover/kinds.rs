@@ -296,10 +296,7 @@ pub(crate) fn follow_gitlab_includes(files: &mut [Candidate]) {
     let mut builder = GlobSetBuilder::new();
     let mut any = false;
     for candidate in files.iter() {
-        let is_root = candidate
-            .path
-            .file_name()
-            .is_some_and(|name| name.eq_ignore_ascii_case(".gitlab-ci.yml"));
+        let is_root = super::name_of(&candidate.path).eq_ignore_ascii_case(b".gitlab-ci.yml");
         if !is_root {
             continue;
         }

@@ -284,18 +284,34 @@ fn read_each_file_once(files: &mut Vec<Candidate>, inodes: &[Option<u64>]) {
     *files = unique;
 }
 
+/// The last part of a path as [`display_path`] gives it (no trailing `/`, no `.`):
+/// its file name, found without parsing its components, for loops over every file
+/// of a large tree.
+pub(crate) fn name_of(path: &Path) -> &[u8] {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    match bytes.iter().rposition(|&b| b == b'/') {
+        Some(slash) => &bytes[slash + 1..],
+        None => bytes,
+    }
+}
+
 /// The order of [`Path`]'s `Ord` (component by component), found on the bytes: for
 /// paths without `.` or `..` components or doubled slashes, as [`display_path`]
 /// gives them, it is the byte order with `/` below every other byte. Sorting
 /// 100,000 paths by their components took a fifth of a second.
 fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
-    let key = |byte: &u8| match byte {
+    let key = |byte: u8| match byte {
         b'/' => 0,
-        byte => u16::from(*byte) + 1,
+        byte => u16::from(byte) + 1,
     };
-    let a = a.as_os_str().as_encoded_bytes().iter().map(key);
-    let b = b.as_os_str().as_encoded_bytes().iter().map(key);
-    a.cmp(b)
+    let (a, b) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(at) => key(a[at]).cmp(&key(b[at])),
+        None => a.len().cmp(&b.len()),
+    }
 }
 
 /// A file's device and inode.
@@ -680,6 +696,20 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn names_are_those_path_gives() {
+        for path in [
+            "a/b/Chart.yaml",
+            "Chart.yaml",
+            "/x/.gitlab-ci.yml",
+            "é/ü.yaml",
+        ] {
+            let path = Path::new(path);
+            let name = path.file_name().unwrap().as_encoded_bytes();
+            assert_eq!(name_of(path), name, "{path:?}");
+        }
+    }
+
     #[test]
     fn paths_sort_on_their_bytes_as_on_their_components() {
         let paths = [

@@ -8,6 +8,7 @@
 //! on the number of threads or on timing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// `work` applied to every item on up to `threads` threads (the calling one
 /// included), `chunk` items at a time; the results in the items' order.
@@ -53,6 +54,32 @@ where
     done.into_iter().flat_map(|(_, results)| results).collect()
 }
 
+/// [`map_in_order`] over owned items: `work` takes each item by value.
+pub(crate) fn map_owned_in_order<T, R, F>(
+    items: Vec<T>,
+    threads: usize,
+    chunk: usize,
+    work: F,
+) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(T) -> R + Sync,
+{
+    let chunk = chunk.max(1);
+    let mut parts: Vec<Mutex<Vec<T>>> = Vec::with_capacity(items.len().div_ceil(chunk));
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        parts.push(Mutex::new(items.by_ref().take(chunk).collect()));
+    }
+    let done = map_in_order(&parts, threads, 1, |part| {
+        // Each part is taken by exactly one thread, once.
+        let part = std::mem::take(&mut *part.lock().unwrap_or_else(PoisonError::into_inner));
+        part.into_iter().map(&work).collect::<Vec<R>>()
+    });
+    done.into_iter().flatten().collect()
+}
+
 /// The threads the machine can run at once (1 when that cannot be told).
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -73,5 +100,12 @@ mod tests {
             }
         }
         assert!(map_in_order(&[] as &[u64], 4, 8, |n| *n).is_empty());
+        for threads in [1, 2, 3] {
+            for chunk in [1, 7, 5000] {
+                let owned = map_owned_in_order(items.clone(), threads, chunk, |n| n * n);
+                assert_eq!(owned, serial, "{threads} threads, chunks of {chunk}");
+            }
+        }
+        assert!(map_owned_in_order(Vec::<u64>::new(), 2, 8, |n| n).is_empty());
     }
 }
