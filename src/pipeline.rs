@@ -7,6 +7,7 @@
 mod parallel;
 pub(crate) use parallel::cores;
 mod pieces;
+mod streamed;
 
 pub use pieces::{scan_patterns, warn_unread_digests};
 
@@ -407,6 +408,10 @@ fn decide_file(
     }
 }
 
+/// Files written at once: writing is mostly waiting for the disk (two flushes a
+/// file), so a few files at once overlap those waits, on any number of cores.
+const WRITERS: usize = 8;
+
 /// Write every file that changes (for `--write`). A file that fails to be written is
 /// reported; the others are still written.
 ///
@@ -415,16 +420,8 @@ fn decide_file(
 /// killed run may have written it already.
 pub fn write(outcome: &mut Outcome) {
     let paths = outcome.files.iter().map(|file| file.source.path.as_path());
-    for temp in files::remove_stale_temps(paths) {
-        outcome.warnings.push(Problem {
-            path: temp,
-            line: None,
-            message: "removed a temporary file left by an interrupted run".to_string(),
-        });
-    }
-    // Writing is mostly waiting for the disk (two flushes a file): a few files at
-    // once overlap those waits, on any number of cores.
-    const WRITERS: usize = 8;
+    let stale = stale_temps(paths);
+    outcome.warnings.extend(stale);
     let changed: Vec<usize> = (0..outcome.files.len())
         .filter(|&i| outcome.files[i].new_text.is_some())
         .collect();
@@ -437,25 +434,37 @@ pub fn write(outcome: &mut Outcome) {
             new_text.as_bytes(),
         )
     });
-    // Each folder is flushed once, after the last rename in it.
-    let folders: std::collections::BTreeSet<&std::path::Path> = results
+    let folders = results
         .iter()
-        .filter_map(|result| result.as_ref().ok())
-        .map(std::path::PathBuf::as_path)
-        .collect();
-    let folders: Vec<&std::path::Path> = folders.into_iter().collect();
-    parallel::map_in_order(&folders, WRITERS, 1, |folder| files::sync_folder(folder));
+        .filter_map(|result| result.as_ref().ok().cloned());
+    sync_folders(folders.collect());
     for (i, result) in changed.into_iter().zip(results) {
         let file = &mut outcome.files[i];
         match result {
             Ok(_) => file.written = true,
-            Err(e) => outcome.errors.push(Problem {
-                path: file.source.path.clone(),
-                line: None,
-                message: format!("not written: {e}"),
-            }),
+            Err(e) => outcome.errors.push(streamed::not_written(file, &e)),
         }
     }
+}
+
+/// Remove the temporary files an interrupted run left beside `paths`: a warning each.
+fn stale_temps<'a>(paths: impl IntoIterator<Item = &'a std::path::Path>) -> Vec<Problem> {
+    files::remove_stale_temps(paths)
+        .into_iter()
+        .map(|temp| Problem {
+            path: temp,
+            line: None,
+            message: "removed a temporary file left by an interrupted run".to_string(),
+        })
+        .collect()
+}
+
+/// Flush each of `folders` (the folders of files just renamed into place) once,
+/// several at once.
+fn sync_folders(folders: Vec<std::path::PathBuf>) {
+    let folders: std::collections::BTreeSet<std::path::PathBuf> = folders.into_iter().collect();
+    let folders: Vec<std::path::PathBuf> = folders.into_iter().collect();
+    parallel::map_in_order(&folders, WRITERS, 1, |folder| files::sync_folder(folder));
 }
 
 /// Run the whole pipeline over `candidates`.
@@ -490,6 +499,28 @@ pub async fn run_verified<R: Resolver + ?Sized>(
     scan_patterns(candidates, &options.patterns, &mut scanned, &mut outcome);
     let lookups = lookups(&scanned, options);
     on_lookups(&lookups);
+    // Without signatures to check, `--write` writes each file as soon as its own
+    // lookups are answered (on the runtime's blocking threads).
+    let verifies = artifacts.is_some() && !options.trust.is_empty();
+    let streams = options.mode == Mode::Write
+        && !verifies
+        && !lookups.is_empty()
+        && tokio::runtime::Handle::try_current().is_ok();
+    if let (true, Some(resolver)) = (streams, resolver) {
+        let writing = streamed::resolve_and_write(
+            scanned,
+            lookups,
+            resolver,
+            options,
+            on_resolved,
+            &mut outcome,
+        );
+        let (resolutions, stale) = beside(writing, warm_ups).await;
+        warn_unread_digests(&mut outcome);
+        outcome.warnings.extend(stale);
+        outcome.resolutions = resolutions;
+        return outcome;
+    }
     let resolving = async {
         match resolver {
             Some(resolver) if !lookups.is_empty() => {
@@ -498,15 +529,7 @@ pub async fn run_verified<R: Resolver + ?Sized>(
             _ => Resolutions::new(),
         }
     };
-    // The warm-ups still under way are driven beside the lookups that share them
-    // (dropping one would cancel its request, and a lookup would send it again) until
-    // the lookups are done: one still under way then is one whose lookups gave up.
-    let warming = warm_ups.collect::<()>();
-    futures::pin_mut!(resolving);
-    let resolutions = match futures::future::select(resolving, warming).await {
-        futures::future::Either::Left((resolutions, _)) => resolutions,
-        futures::future::Either::Right(((), resolving)) => resolving.await,
-    };
+    let resolutions = beside(resolving, warm_ups).await;
     let checked = match artifacts {
         Some(artifacts) if !options.trust.is_empty() => {
             verify::check(&scanned, &resolutions, options, artifacts).await
@@ -520,6 +543,22 @@ pub async fn run_verified<R: Resolver + ?Sized>(
         write(&mut outcome);
     }
     outcome
+}
+
+/// `work` (the lookups), with the warm-ups still under way driven beside it, since the
+/// lookups share them (dropping one would cancel its request, and a lookup would send
+/// it again), until `work` is done: one still under way then is one whose lookups
+/// gave up.
+async fn beside<T>(
+    work: impl std::future::Future<Output = T>,
+    warm_ups: FuturesUnordered<BoxFuture<'_, ()>>,
+) -> T {
+    let warming = warm_ups.collect::<()>();
+    futures::pin_mut!(work);
+    match futures::future::select(work, warming).await {
+        futures::future::Either::Left((done, _)) => done,
+        futures::future::Either::Right(((), work)) => work.await,
+    }
 }
 
 #[cfg(test)]
@@ -663,6 +702,77 @@ mod tests {
             .filter(|f| f.new_text.is_some())
             .count();
         assert_eq!(changed, 3);
+    }
+
+    /// Answers `a.example/x:1` at once, and `b.example/y:1` only once the file that
+    /// needs `a` alone is on disk with its digest (or after a few seconds, with an
+    /// error).
+    struct WaitsForTheWrite {
+        written: std::path::PathBuf,
+    }
+
+    impl Resolver for WaitsForTheWrite {
+        fn resolve<'a>(
+            &'a self,
+            lookup: &'a Lookup,
+        ) -> BoxFuture<'a, Result<Digest, pin_registry::ResolveError>> {
+            Box::pin(async move {
+                if lookup.registry == "b.example" {
+                    let started = std::time::Instant::now();
+                    while !std::fs::read_to_string(&self.written)
+                        .unwrap()
+                        .contains("@sha256:")
+                    {
+                        if started.elapsed() > std::time::Duration::from_secs(5) {
+                            return Err(pin_registry::ResolveError {
+                                lookup: lookup.clone(),
+                                host: lookup.registry.clone(),
+                                kind: pin_registry::ResolveErrorKind::Protocol(
+                                    "a.Dockerfile was not written before this lookup ended"
+                                        .to_string(),
+                                ),
+                            });
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                }
+                Ok(digest(3))
+            })
+        }
+    }
+
+    #[test]
+    fn a_file_is_written_while_lookups_it_does_not_need_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.Dockerfile");
+        std::fs::write(&a, "FROM a.example/x:1\n").unwrap();
+        let b = dir.path().join("b.Dockerfile");
+        std::fs::write(&b, "FROM a.example/x:1\nFROM b.example/y:1\n").unwrap();
+        let excludes = discover::Excludes::new(&[]).unwrap();
+        let found = discover::discover(&[dir.path().to_path_buf()], &excludes);
+        let resolver = WaitsForTheWrite { written: a.clone() };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let outcome = runtime.block_on(run(
+            &found.files,
+            &Options::new(Mode::Write),
+            Some(&resolver),
+            |_| {},
+            |_| {},
+        ));
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        assert!(outcome.files.iter().all(|file| file.written));
+        let d = digest(3);
+        assert_eq!(
+            std::fs::read_to_string(&a).unwrap(),
+            format!("FROM a.example/x:1@{d}\n")
+        );
+        assert_eq!(
+            std::fs::read_to_string(&b).unwrap(),
+            format!("FROM a.example/x:1@{d}\nFROM b.example/y:1@{d}\n")
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub use client::{
 };
 pub use credentials::{CredentialError, CredentialSources};
 pub use error::{ResolveError, ResolveErrorKind};
-pub use lookup::{Lookup, Resolver, StaticResolver, resolve_all};
+pub use lookup::{Lookup, Resolver, StaticResolver, resolve_all, resolve_each};
 pub use manifest::MAX_MANIFEST_BYTES;
 pub use mirror::{Mirror, MirrorError};
 pub use platform::{Platform, PlatformError};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use futures::future::BoxFuture;
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, Stream, StreamExt};
 
 use crate::error::{ResolveError, ResolveErrorKind};
 use crate::reference::{Digest, ImageRef};
@@ -100,18 +100,28 @@ pub async fn resolve_all<R: Resolver + ?Sized>(
     jobs: usize,
     on_done: impl Fn(&Lookup),
 ) -> BTreeMap<Lookup, Result<Digest, ResolveError>> {
+    resolve_each(resolver, lookups, jobs)
+        .inspect(|(lookup, _)| on_done(lookup))
+        .collect()
+        .await
+}
+
+/// [`resolve_all`], each answer as soon as it comes (in no fixed order), so that what
+/// waits only for some lookups (a file to write) can go on before the others end.
+pub fn resolve_each<'a, R: Resolver + ?Sized>(
+    resolver: &'a R,
+    lookups: impl IntoIterator<Item = Lookup>,
+    jobs: usize,
+) -> impl Stream<Item = (Lookup, Result<Digest, ResolveError>)> + 'a {
     let distinct: std::collections::BTreeSet<Lookup> = lookups.into_iter().collect();
     let distinct: Vec<Lookup> = distinct.into_iter().collect();
     let in_flight = resolver.prepare(&distinct, jobs.max(1));
     stream::iter(distinct)
-        .map(|lookup| async move {
+        .map(move |lookup| async move {
             let result = resolver.resolve(&lookup).await;
             (lookup, result)
         })
         .buffer_unordered(in_flight.max(1))
-        .inspect(|(lookup, _)| on_done(lookup))
-        .collect()
-        .await
 }
 
 /// A resolver that answers from a fixed map: for tests of the stages around it.
