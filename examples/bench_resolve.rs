@@ -5,7 +5,7 @@
 //! Prints wall time, requests per distinct reference by kind, and pin's peak memory.
 //! Run it with `benches/resolve.sh`; by hand:
 //! `cargo run --release --example bench_resolve -- target/release/pin [LATENCY_MS]
-//! [--faults] [--per-host N] [--files N] [--images N] [-- PIN_ARGS…]`.
+//! [--faults [--seed N]] [--per-host N] [--files N] [--images N] [-- PIN_ARGS…]`.
 //!
 //! `--faults`: the proxy answers 10 % of all requests 429 with `Retry-After: 1` and 5 %
 //! 500 (a fixed random sequence; each request at most once, so its retry gets through). `--per-host N`: resolve the same lookups through the
@@ -47,6 +47,8 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from("target/release/pin"));
     let mut latency_ms: u64 = 50;
     let mut faults = false;
+    // Which requests the faults hit: a fixed random sequence, 17 unless told.
+    let mut seed: u64 = 17;
     let mut per_host: Option<usize> = None;
     let mut pin_args: Vec<String> = Vec::new();
     let (mut files_wanted, mut images_wanted) = (500, 200);
@@ -65,6 +67,7 @@ fn main() {
                 pin_args = args.by_ref().collect();
             }
             "--faults" => faults = true,
+            "--seed" => seed = args.next().and_then(|n| n.parse().ok()).expect("--seed N"),
             "--per-host" => {
                 per_host = Some(
                     args.next()
@@ -100,7 +103,7 @@ fn main() {
                 (0.10, Fault::status_with(429, "Retry-After", "1")),
                 (0.05, Fault::status(500)),
             ],
-            17,
+            seed,
         );
     }
     if let Some(per_host) = per_host {
