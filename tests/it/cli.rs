@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{ImageKind, Registry, pin_cmd, read, tree};
+use support::{ImageKind, Registry, git, pin_cmd, read, tree};
 
 /// Run `pin` in `dir` with the registry as Docker Hub's mirror.
 fn pin(dir: &Path, registry: &Registry, args: &[&str]) -> Output {
@@ -627,23 +627,6 @@ const HOSTILE_NAMES: [&str; 6] = [
     "café",
     "q\"uote",
 ];
-
-/// `git` in `dir`, which must succeed.
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let output = std::process::Command::new("git")
-        .args(["-c", "user.name=pin", "-c", "user.email=pin@localhost"])
-        .args(["-c", "core.quotePath=true", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git is installed (scripts/install-deps.sh)");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// The lines of a diff that name files, in order.
 fn name_lines(diff: &str) -> Vec<&str> {

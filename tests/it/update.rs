@@ -5,10 +5,10 @@ use crate::support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-use support::{ImageKind, Registry, pin_cmd};
+use support::{ImageKind, Registry, git, pin_cmd};
 
 fn pin(dir: &Path, registry: &Registry, args: &[&str]) -> Output {
     pin_cmd()
@@ -19,28 +19,6 @@ fn pin(dir: &Path, registry: &Registry, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run pin")
-}
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git is installed (scripts/install-deps.sh)");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 use crate::support::text;
