@@ -47,6 +47,14 @@ fn main() {
             write_tree(&kept, count);
         }
     }
+    // The tree just written is 150 MB of dirty pages that the kernel writes back over
+    // the next half minute, on the same two cores: flushed first, the runs measure pin
+    // reading a working copy, not the kernel's writeback of a new one.
+    let flushed = Command::new("sync").status();
+    assert!(
+        flushed.is_ok_and(|s| s.success()),
+        "sync flushes the new tree"
+    );
     println!(
         "scan: {count} files, {:.1} MB, {} cores",
         bytes as f64 / 1e6,

@@ -392,13 +392,15 @@ fn walk(
         })
         .build_parallel();
     let all = std::sync::Mutex::new(Vec::new());
+    let cwd = std::env::current_dir().ok();
+    let cwd = cwd.as_deref();
     walker.run(|| {
         let mut collector = Collector {
             found: Vec::new(),
             all: &all,
         };
         Box::new(move |entry| {
-            if let Some(found) = look_at(root, excludes, patterns, entry) {
+            if let Some(found) = look_at(root, cwd, excludes, patterns, entry) {
                 collector.found.push(found);
             }
             ignore::WalkState::Continue
@@ -421,6 +423,7 @@ fn walk(
 /// What a walked entry is to `pin`: a file to read, an error, or nothing.
 fn look_at(
     root: &Path,
+    cwd: Option<&Path>,
     excludes: &Excludes,
     patterns: &Patterns,
     entry: Result<ignore::DirEntry, ignore::Error>,
@@ -445,7 +448,7 @@ fn look_at(
     }
     let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
     let candidate = Candidate {
-        path: display_path(entry.path()),
+        path: display_path_in(entry.path(), cwd),
         kind,
         excluded: excludes.matches(relative),
     };
@@ -535,9 +538,15 @@ pub fn display_path(path: &Path) -> PathBuf {
         true => std::env::current_dir().ok(),
         false => None,
     };
-    let path = match &cwd {
-        Some(cwd) => path.strip_prefix(cwd).unwrap_or(path),
-        None => path,
+    display_path_in(path, cwd.as_deref())
+}
+
+/// [`display_path`] with the current folder already known (`None`: unknown), for a
+/// walk that names every file of a tree.
+fn display_path_in(path: &Path, cwd: Option<&Path>) -> PathBuf {
+    let path = match cwd {
+        Some(cwd) if path.is_absolute() => path.strip_prefix(cwd).unwrap_or(path),
+        _ => path,
     };
     let mut cleaned = PathBuf::new();
     for component in path.components() {

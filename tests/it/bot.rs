@@ -536,6 +536,7 @@ fn pre_commit_hooks_block_an_unpinned_image_and_pass_a_pinned_one() {
             .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
             .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
             .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
             .env("NO_COLOR", "1")
             .args(args);
         cmd.output().expect("run git")
