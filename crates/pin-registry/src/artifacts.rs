@@ -420,6 +420,28 @@ impl Artifacts<'_> {
         Ok(Some(facts))
     }
 
+    /// What `fetch` gives for `lookup`'s endpoint and `digest`, fetched once per pair
+    /// however many ask, at once or later (`flights` keeps the answer).
+    async fn once<T, F, Fut>(
+        &self,
+        flights: &Flights<(Endpoint, String), Result<T>>,
+        lookup: &Lookup,
+        digest: &Digest,
+        fetch: F,
+    ) -> std::result::Result<T, ResolveError>
+    where
+        T: Clone,
+        F: FnOnce(Endpoint) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let endpoint = self.resolver.endpoint(lookup);
+        let cell = flights.cell(&(endpoint.clone(), digest.as_str().to_string()));
+        cell.get_or_init(|| fetch(endpoint.clone()))
+            .await
+            .clone()
+            .map_err(|kind| self.error(lookup, &endpoint, kind))
+    }
+
     fn error(&self, lookup: &Lookup, endpoint: &Endpoint, kind: ResolveErrorKind) -> ResolveError {
         ResolveError {
             lookup: lookup.clone(),
@@ -435,18 +457,16 @@ impl ArtifactSource for Artifacts<'_> {
         lookup: &'a Lookup,
         digest: &'a Digest,
     ) -> BoxFuture<'a, std::result::Result<Arc<SignatureSet>, ResolveError>> {
-        Box::pin(async move {
-            let endpoint = self.resolver.endpoint(lookup);
-            let cell = self
-                .signatures
-                .cell(&(endpoint.clone(), digest.as_str().to_string()));
-            cell.get_or_init(|| async {
-                self.fetch_signatures(&endpoint, digest).await.map(Arc::new)
-            })
-            .await
-            .clone()
-            .map_err(|kind| self.error(lookup, &endpoint, kind))
-        })
+        Box::pin(
+            self.once(
+                &self.signatures,
+                lookup,
+                digest,
+                move |endpoint| async move {
+                    self.fetch_signatures(&endpoint, digest).await.map(Arc::new)
+                },
+            ),
+        )
     }
 
     fn image<'a>(
@@ -454,16 +474,11 @@ impl ArtifactSource for Artifacts<'_> {
         lookup: &'a Lookup,
         digest: &'a Digest,
     ) -> BoxFuture<'a, std::result::Result<Option<ImageFacts>, ResolveError>> {
-        Box::pin(async move {
-            let endpoint = self.resolver.endpoint(lookup);
-            let cell = self
-                .facts
-                .cell(&(endpoint.clone(), digest.as_str().to_string()));
-            cell.get_or_init(|| self.fetch_facts(&endpoint, digest))
-                .await
-                .clone()
-                .map_err(|kind| self.error(lookup, &endpoint, kind))
-        })
+        Box::pin(
+            self.once(&self.facts, lookup, digest, move |endpoint| async move {
+                self.fetch_facts(&endpoint, digest).await
+            }),
+        )
     }
 
     fn tag<'a>(

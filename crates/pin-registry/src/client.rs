@@ -99,7 +99,11 @@ impl<K: Eq + Hash + Clone, V> Flights<K, V> {
     }
 
     pub(crate) fn cell(&self, key: &K) -> Arc<OnceCell<V>> {
-        let mut cells = self.cells.lock().expect("single-flight map");
+        // A panic elsewhere while the map was held leaves it whole: take it anyway.
+        let mut cells = self
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(cells.entry(key.clone()).or_default())
     }
 }
