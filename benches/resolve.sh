@@ -10,6 +10,7 @@
 # ones: a fixed random sequence, --seed N to draw another).
 # --per-host N: the same lookups through the library with a per-registry cap of N.
 # --files N, --images N: another size of tree (2,000 images in 5,000 files: <= 8 s).
+# --signed: every image signed, and a [[trust]] rule requires it (the verify stage).
 # Prints wall time, requests per distinct reference by kind and peak memory.
 # Goals: <= 1.1 requests per distinct reference; at 50 ms a dry run <= 0.8 s and
 # `-- --write` <= 1.0 s; faults at most 1.2 s over the clean run; < 30 MB peak memory.

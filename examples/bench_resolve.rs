@@ -5,7 +5,11 @@
 //! Prints wall time, requests per distinct reference by kind, and pin's peak memory.
 //! Run it with `benches/resolve.sh`; by hand:
 //! `cargo run --release --example bench_resolve -- target/release/pin [LATENCY_MS]
-//! [--faults [--seed N]] [--per-host N] [--files N] [--images N] [-- PIN_ARGS…]`.
+//! [--faults [--seed N]] [--signed] [--per-host N] [--files N] [--images N]
+//! [-- PIN_ARGS…]`.
+//!
+//! `--signed`: every image is signed (cosign v2) and the tree's `pin.toml` has a
+//! `[[trust]]` rule that requires that key, so the run verifies every digest.
 //!
 //! `--faults`: the proxy answers 10 % of all requests 429 with `Retry-After: 1` and 5 %
 //! 500 (a fixed random sequence; each request at most once, so its retry gets through). `--per-host N`: resolve the same lookups through the
@@ -22,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use pin_registry::credentials::CredentialSources;
 use pin_registry::{ImageRef, Lookup, RegistryConfig, RegistryResolver, resolve_all};
+use pin_sigstore::signing::{SigningKey, sign_simple_signing};
 use proxy::{Fault, Kind, Proxy};
 use push::ImageKind;
 use registry::Registry;
@@ -47,6 +52,7 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from("target/release/pin"));
     let mut latency_ms: u64 = 50;
     let mut faults = false;
+    let mut signed = false;
     // Which requests the faults hit: a fixed random sequence, 17 unless told.
     let mut seed: u64 = 17;
     let mut per_host: Option<usize> = None;
@@ -67,6 +73,7 @@ fn main() {
                 pin_args = args.by_ref().collect();
             }
             "--faults" => faults = true,
+            "--signed" => signed = true,
             "--seed" => seed = args.next().and_then(|n| n.parse().ok()).expect("--seed N"),
             "--per-host" => {
                 per_host = Some(
@@ -85,13 +92,33 @@ fn main() {
     eprintln!("seeding {} images into a token-auth registry…", images());
     let registry = Registry::start_with_token_auth(TokenOptions::default());
     let seeding = Instant::now();
+    // `--signed`: each image signed the cosign v2 way with one key, which a
+    // `[[trust]]` rule of the tree's pin.toml requires.
+    let key = signed.then(|| SigningKey::generate().expect("a key"));
     for i in 0..images() {
-        registry.push_image(&format!("library/img{i}"), "1.0", ImageKind::Oci);
+        let repository = format!("library/img{i}");
+        let pushed = registry.push_image(&repository, "1.0", ImageKind::Oci);
+        if let Some(key) = &key {
+            let layer = sign_simple_signing(key, &pushed.digest, None).expect("signed");
+            registry.push_cosign_signatures(
+                &repository,
+                &pushed.digest,
+                &[(layer.payload, layer.annotations)],
+            );
+        }
     }
     eprintln!("seeded in {:.1} s", seeding.elapsed().as_secs_f64());
 
     let tree = tempfile::tempdir().expect("temp dir");
     write_tree(tree.path());
+    if let Some(key) = &key {
+        std::fs::write(tree.path().join("publisher.pub"), key.public_key_pem()).expect("key");
+        std::fs::write(
+            tree.path().join("pin.toml"),
+            "[[trust]]\nimages = [\"docker.io/library/*\"]\nkeys = [\"publisher.pub\"]\nrequire = \"signed\"\n",
+        )
+        .expect("pin.toml");
+    }
     let home = tempfile::tempdir().expect("temp home");
 
     let realm = registry.token_server().expect("token server").realm();

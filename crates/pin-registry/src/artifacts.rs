@@ -285,11 +285,30 @@ impl Artifacts<'_> {
         Ok(index.manifests)
     }
 
+    /// Both forms of signature of `digest`, asked for side by side: the cosign v2 tag
+    /// (`sha256-<hex>.sig`, then its payloads) and the referrers (then their bundles),
+    /// so that a digest costs the round trips of the longer chain, not of both.
     async fn fetch_signatures(&self, endpoint: &Endpoint, digest: &Digest) -> Result<SignatureSet> {
         let auth = self.resolver.authorization(endpoint).await?;
+        let (mut set, referred) = futures::join!(
+            self.simple_signing(endpoint, digest, &auth),
+            self.referred_bundles(endpoint, digest, &auth)
+        );
+        set.bundles.extend(referred.bundles);
+        set.problems.extend(referred.problems);
+        Ok(set)
+    }
+
+    /// The cosign v2 signatures of `digest`: the layers of its `.sig` tag's manifest.
+    async fn simple_signing(
+        &self,
+        endpoint: &Endpoint,
+        digest: &Digest,
+        auth: &Auth,
+    ) -> SignatureSet {
         let mut set = SignatureSet::default();
         let tag = format!("{}.sig", digest.as_str().replace(':', "-"));
-        match self.by_tag(endpoint, &tag, &auth).await {
+        match self.by_tag(endpoint, &tag, auth).await {
             Ok(None) => {}
             Ok(Some(manifest)) => {
                 let layers = manifest
@@ -299,7 +318,7 @@ impl Artifacts<'_> {
                     .take(MAX_SIGNATURES);
                 for layer in layers {
                     match self
-                        .blob(endpoint, &layer.digest, MAX_SIGNATURE_BYTES, &auth)
+                        .blob(endpoint, &layer.digest, MAX_SIGNATURE_BYTES, auth)
                         .await
                     {
                         Ok(Some(payload)) => set.simple_signing.push(SignedLayer {
@@ -315,7 +334,18 @@ impl Artifacts<'_> {
             }
             Err(e) => set.problems.push(format!("{tag}: {e}")),
         }
-        let referrers = match self.referrers(endpoint, digest, &auth).await {
+        set
+    }
+
+    /// The Sigstore bundles attached to `digest` as referrers.
+    async fn referred_bundles(
+        &self,
+        endpoint: &Endpoint,
+        digest: &Digest,
+        auth: &Auth,
+    ) -> SignatureSet {
+        let mut set = SignatureSet::default();
+        let referrers = match self.referrers(endpoint, digest, auth).await {
             Ok(referrers) => referrers,
             Err(e) => {
                 set.problems.push(format!("referrers: {e}"));
@@ -328,14 +358,14 @@ impl Artifacts<'_> {
             .take(MAX_SIGNATURES);
         for referrer in bundles {
             if let Err(e) = self
-                .read_bundles(endpoint, &referrer.digest, &auth, &mut set)
+                .read_bundles(endpoint, &referrer.digest, auth, &mut set)
                 .await
             {
                 set.problems
                     .push(format!("referrer {}: {e}", referrer.digest));
             }
         }
-        Ok(set)
+        set
     }
 
     /// The bundle layers of the referrer manifest `digest`.
