@@ -39,59 +39,28 @@ fn resolve_kind(config: RegistryConfig, reference: &str) -> ResolveErrorKind {
     }
 }
 
+/// Each kind of manifest a tag can name resolves to the digest that was pushed: an
+/// OCI manifest, a Docker schema 2 manifest (not a schema 1 conversion), an OCI index
+/// and a Docker manifest list (the index's own digest, by default), and `latest` for
+/// a reference without a tag.
 #[test]
-fn oci_manifest_resolves_to_the_pushed_digest() {
+fn each_kind_of_manifest_resolves_to_the_pushed_digest() {
     let registry = Registry::start();
-    let pushed = registry.push_image("library/python", "3.12", ImageKind::Oci);
-    let digest = resolve(
-        insecure(&registry),
-        &format!("{}/library/python:3.12", registry.host()),
-    );
-    assert_eq!(digest.unwrap().as_str(), pushed.digest);
-}
-
-#[test]
-fn docker_schema2_manifest_resolves_to_the_pushed_digest_not_a_schema1_conversion() {
-    let registry = Registry::start();
-    let pushed = registry.push_image("team/app", "v1", ImageKind::Docker);
-    let digest = resolve(
-        insecure(&registry),
-        &format!("{}/team/app:v1", registry.host()),
-    );
-    assert_eq!(digest.unwrap().as_str(), pushed.digest);
-}
-
-#[test]
-fn oci_index_resolves_to_the_index_digest_by_default() {
-    let registry = Registry::start();
-    let pushed = registry.push_image("library/python", "3.12", ImageKind::OciIndex(TWO_ARCH));
-    let digest = resolve(
-        insecure(&registry),
-        &format!("{}/library/python:3.12", registry.host()),
-    );
-    assert_eq!(digest.unwrap().as_str(), pushed.digest);
-}
-
-#[test]
-fn docker_manifest_list_resolves_to_the_list_digest_by_default() {
-    let registry = Registry::start();
-    let pushed = registry.push_image("library/node", "20", ImageKind::DockerList(THREE_ARCH));
-    let digest = resolve(
-        insecure(&registry),
-        &format!("{}/library/node:20", registry.host()),
-    );
-    assert_eq!(digest.unwrap().as_str(), pushed.digest);
-}
-
-#[test]
-fn untagged_reference_resolves_latest() {
-    let registry = Registry::start();
-    let pushed = registry.push_image("library/node", "latest", ImageKind::Oci);
-    let digest = resolve(
-        insecure(&registry),
-        &format!("{}/library/node", registry.host()),
-    );
-    assert_eq!(digest.unwrap().as_str(), pushed.digest);
+    let cases = [
+        ("library/python:3.12", ImageKind::Oci),
+        ("team/app:v1", ImageKind::Docker),
+        ("library/ruby:3", ImageKind::OciIndex(TWO_ARCH)),
+        ("library/node:20", ImageKind::DockerList(THREE_ARCH)),
+        // No tag: `latest`.
+        ("library/busybox", ImageKind::Oci),
+    ];
+    for (reference, kind) in cases {
+        let (repository, tag) = reference.split_once(':').unwrap_or((reference, "latest"));
+        let pushed = registry.push_image(repository, tag, kind);
+        let reference = format!("{}/{reference}", registry.host());
+        let digest = resolve(insecure(&registry), &reference);
+        assert_eq!(digest.unwrap().as_str(), pushed.digest, "{reference}");
+    }
 }
 
 #[test]
