@@ -322,24 +322,47 @@ impl Settings {
 
 /// Compile the `[[patterns]]` entries, each with the lines of its `regex` and globs
 /// (found by their text after the entry's `[[patterns]]` header).
+/// Where each `[[table]]` of one name starts in a settings text, to tell the line of
+/// a value found after it (the parsed settings keep no positions).
+struct Tables<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Tables<'a> {
+    fn new(text: &'a str, header: &str) -> Tables<'a> {
+        let starts = text
+            .match_indices(header)
+            .map(|(offset, _)| offset)
+            .collect();
+        Tables { text, starts }
+    }
+
+    /// Where the table `index` starts (the text's start if it cannot be told).
+    fn start(&self, index: usize) -> usize {
+        self.starts.get(index).copied().unwrap_or(0)
+    }
+
+    /// The line of the first `needle` at or after byte `from`.
+    fn line_after(&self, from: usize, needle: &str) -> Option<usize> {
+        self.text
+            .get(from..)
+            .and_then(|rest| rest.find(needle))
+            .map(|offset| position_in(self.text, from + offset).line)
+    }
+}
+
 fn patterns(
     text: &str,
     raw: &[RawPattern],
     file: &Path,
 ) -> Result<Patterns, (Option<usize>, PatternError)> {
     let folder = file.parent().unwrap_or(Path::new(""));
-    let headers: Vec<usize> = text
-        .match_indices("[[patterns]]")
-        .map(|(offset, _)| offset)
-        .collect();
-    let line_after = |from: usize, needle: &str| {
-        text.get(from..)
-            .and_then(|rest| rest.find(needle))
-            .map(|offset| position_in(text, from + offset).line)
-    };
+    let tables = Tables::new(text, "[[patterns]]");
+    let line_after = |from: usize, needle: &str| tables.line_after(from, needle);
     let mut compiled = Vec::new();
     for (index, pattern) in raw.iter().enumerate() {
-        let header = headers.get(index).copied().unwrap_or(0);
+        let header = tables.start(index);
         let regex_line = line_after(header, "regex");
         let globs: Vec<(String, Option<usize>)> = pattern
             .files
@@ -387,18 +410,11 @@ fn trust(
     folder: &Path,
     notes: &mut Vec<String>,
 ) -> Result<Trust, (Option<usize>, String)> {
-    let headers: Vec<usize> = text
-        .match_indices("[[trust]]")
-        .map(|(offset, _)| offset)
-        .collect();
-    let line_after = |from: usize, needle: &str| {
-        text.get(from..)
-            .and_then(|rest| rest.find(needle))
-            .map(|offset| position_in(text, from + offset).line)
-    };
+    let tables = Tables::new(text, "[[trust]]");
+    let line_after = |from: usize, needle: &str| tables.line_after(from, needle);
     let mut rules = Vec::new();
     for (index, raw) in raw.iter().enumerate() {
-        let header = headers.get(index).copied().unwrap_or(0);
+        let header = tables.start(index);
         let header_line = Some(position_in(text, header).line);
         let mut rule = TrustRule::new(&raw.images).map_err(|e| {
             let line = raw
