@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use crate::push::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
+use crate::push::{OCI_INDEX, OCI_MANIFEST, referrer_manifest, sha256_digest};
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -291,15 +291,8 @@ impl FakeRegistry {
     ) -> String {
         let empty = self.serve_blob(repository, b"{}");
         let layer = self.serve_blob(repository, blob);
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "artifactType": artifact_type,
-            "config": {"mediaType": OCI_EMPTY, "size": 2, "digest": empty},
-            "layers": [{"mediaType": artifact_type, "size": blob.len(), "digest": layer}],
-            "subject": {"mediaType": OCI_MANIFEST, "digest": subject},
-        });
-        let bytes = serde_json::to_vec(&manifest).expect("serialise referrer");
+        let subject_json = json!({"mediaType": OCI_MANIFEST, "digest": subject});
+        let bytes = referrer_manifest(artifact_type, &empty, &layer, blob.len(), subject_json);
         let digest = sha256_digest(&bytes);
         self.serve_manifest(repository, &digest, OCI_MANIFEST, &bytes);
         let index = {
@@ -329,8 +322,6 @@ impl FakeRegistry {
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// The OCI layer media type.
 const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-/// The OCI empty descriptor's media type (an artifact's config).
-const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
 fn serve(script: &Mutex<Script>, sent: &AtomicU64, mut stream: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);

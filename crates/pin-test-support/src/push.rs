@@ -243,13 +243,27 @@ impl Registry {
         flavour: &Flavour,
         platform: &str,
     ) -> (Vec<u8>, String) {
-        let nonce = nonce();
-        let layer = format!("pin test layer {nonce}\n").into_bytes();
+        let bytes = self.upload_image(repository, flavour, |layer_digest| {
+            let mut config = platform_json(platform);
+            config["rootfs"] = json!({"type": "layers", "diff_ids": [layer_digest]});
+            config["config"] = json!({"Labels": {"org.example.pin-test.nonce": nonce()}});
+            config
+        });
+        let digest = sha256_digest(&bytes);
+        (bytes, digest)
+    }
+
+    /// Uploads a unique layer and the config `config` makes for the layer's digest;
+    /// returns the bytes of the `flavour` image manifest that names both.
+    fn upload_image(
+        &self,
+        repository: &str,
+        flavour: &Flavour,
+        config: impl FnOnce(&str) -> Value,
+    ) -> Vec<u8> {
+        let layer = format!("pin test layer {}\n", nonce()).into_bytes();
         let layer_digest = self.upload_blob(repository, &layer);
-        let mut config = platform_json(platform);
-        config["rootfs"] = json!({"type": "layers", "diff_ids": [layer_digest]});
-        config["config"] = json!({"Labels": {"org.example.pin-test.nonce": nonce}});
-        let config = serde_json::to_vec(&config).expect("serialise config");
+        let config = serde_json::to_vec(&config(&layer_digest)).expect("serialise config");
         let config_digest = self.upload_blob(repository, &config);
         let manifest = json!({
             "schemaVersion": 2,
@@ -257,9 +271,7 @@ impl Registry {
             "config": {"mediaType": flavour.config, "size": config.len(), "digest": config_digest},
             "layers": [{"mediaType": flavour.layer, "size": layer.len(), "digest": layer_digest}],
         });
-        let bytes = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
-        let digest = sha256_digest(&bytes);
-        (bytes, digest)
+        serde_json::to_vec_pretty(&manifest).expect("serialise manifest")
     }
 
     /// POST an upload session, then PUT the bytes with `?digest=`.
@@ -354,6 +366,26 @@ pub type SignatureLayer = (Vec<u8>, Vec<(String, String)>);
 /// The OCI empty descriptor's media type (an artifact's config).
 const EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
+/// The bytes of an OCI 1.1 referrer manifest of `artifact_type`: the empty config
+/// (blob `empty`), one layer (blob `layer`, `size` bytes) and `subject`.
+pub(crate) fn referrer_manifest(
+    artifact_type: &str,
+    empty: &str,
+    layer: &str,
+    size: usize,
+    subject: Value,
+) -> Vec<u8> {
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": EMPTY, "size": 2, "digest": empty},
+        "layers": [{"mediaType": artifact_type, "size": size, "digest": layer}],
+        "subject": subject,
+    });
+    serde_json::to_vec(&manifest).expect("serialise referrer")
+}
+
 impl Registry {
     /// Pushes a new single-platform OCI image under `repository:tag` whose config says
     /// it was `created` at that RFC 3339 time and, when given, labels its
@@ -365,26 +397,17 @@ impl Registry {
         created: &str,
         source: Option<&str>,
     ) -> Pushed {
-        let layer = format!("pin test layer {}\n", nonce()).into_bytes();
-        let layer_digest = self.upload_blob(repository, &layer);
         let mut labels = json!({"org.example.pin-test.nonce": nonce()});
         if let Some(source) = source {
             labels["org.opencontainers.image.source"] = json!(source);
         }
-        let config = json!({
-            "os": "linux", "architecture": "amd64", "created": created,
-            "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
-            "config": {"Labels": labels},
+        let bytes = self.upload_image(repository, &OCI, |layer_digest| {
+            json!({
+                "os": "linux", "architecture": "amd64", "created": created,
+                "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+                "config": {"Labels": labels},
+            })
         });
-        let config = serde_json::to_vec(&config).expect("serialise config");
-        let config_digest = self.upload_blob(repository, &config);
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI.manifest,
-            "config": {"mediaType": OCI.config, "size": config.len(), "digest": config_digest},
-            "layers": [{"mediaType": OCI.layer, "size": layer.len(), "digest": layer_digest}],
-        });
-        let bytes = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
         Pushed {
             digest: self.put_manifest(repository, tag, OCI_MANIFEST, &bytes),
             children: Vec::new(),
@@ -439,15 +462,9 @@ impl Registry {
             .expect("the subject of a referrer exists");
         let empty = self.upload_blob(repository, b"{}");
         let layer = self.upload_blob(repository, blob);
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "artifactType": media_type,
-            "config": {"mediaType": EMPTY, "size": 2, "digest": empty},
-            "layers": [{"mediaType": media_type, "size": blob.len(), "digest": layer}],
-            "subject": {"mediaType": subject_type, "size": subject_bytes.len(), "digest": subject},
-        });
-        let bytes = serde_json::to_vec(&manifest).expect("serialise referrer");
+        let subject_json =
+            json!({"mediaType": subject_type, "size": subject_bytes.len(), "digest": subject});
+        let bytes = referrer_manifest(media_type, &empty, &layer, blob.len(), subject_json);
         let digest = self.put_manifest(repository, &sha256_digest(&bytes), OCI_MANIFEST, &bytes);
         let tag = subject.replace(':', "-");
         let mut entries = match self.get_manifest(repository, &tag) {
