@@ -93,7 +93,7 @@ pub struct Args {
     #[arg(long = "exclude", value_name = "GLOB")]
     pub excludes: Vec<String>,
 
-    /// Most requests in flight to one registry host (or token server).
+    /// Most requests in flight to one registry host or token server (default 32).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub registry_jobs: Option<u16>,
 
@@ -101,7 +101,7 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
     pub deadline: Option<u32>,
 
-    /// Most registry requests in flight.
+    /// Most registry requests in flight (default 32).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
 
